@@ -1,0 +1,123 @@
+// kubexit <command> [args…]: the entry point. Catches signals first, reads the configuration,
+// hands over to the supervisor and exits with the code the outcome table gives.
+import { waitForBirthDeps } from './birth.js';
+import { ConfigError, configFields, parseConfig, type Config } from './config.js';
+import { Graveyard, OwnTombstone } from './graveyard.js';
+import { Log } from './log.js';
+import { exitCodeOf, type Outcome } from './outcome.js';
+import { SignalTrap } from './signals.js';
+import { supervise } from './supervisor.js';
+
+// Before anything else: from here on no signal is fatal to kubexit or lost.
+const signals = new SignalTrap();
+
+declare const KUBEXIT_VERSION: string | undefined;
+const version = typeof KUBEXIT_VERSION === 'string' ? KUBEXIT_VERSION : 'dev';
+
+const HELP = `kubexit ${version}: supervise one command in a Kubernetes pod's container.
+
+Usage: kubexit <command> [args…]     (also: kubexit --help, kubexit --version)
+
+Configured by environment variables only:
+  KUBEXIT_NAME             this container's tombstone name (required)
+  KUBEXIT_GRAVEYARD        folder shared by the pod's containers (default /graveyard)
+  KUBEXIT_DEATH_DEPS       comma-separated names: when one dies, TERM the command
+  KUBEXIT_GRACE_PERIOD     wait between TERM and KILL, Go duration (default 30s)
+  KUBEXIT_BIRTH_DEPS       comma-separated container names to wait for before starting
+  KUBEXIT_BIRTH_TIMEOUT    how long to wait for them, Go duration (default 30s)
+  KUBEXIT_POD_NAME         pod name (downward API), required with birth deps
+  KUBEXIT_NAMESPACE        pod namespace (downward API), required with birth deps
+  KUBEXIT_VERBOSE_LEVEL    > 0 prints every event trace at the end (default 0)
+  KUBEXIT_INSTANT_LOGGING  true prints each trace event as it happens (default false)
+
+Exit code: the command's; 128+N if signal N ended it; 143 if a death dependency died before it
+started; 127 not found; 126 not executable; 2 bad configuration; 1 kubexit failed.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && argv[0] === '--version') return print(`kubexit ${version}\n`);
+  if (argv.length === 1 && argv[0] === '--help') return print(HELP);
+
+  const log = new Log();
+  let config: Config;
+  try {
+    config = parseConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return refuse(log, 'invalid configuration', err, err.partial, {
+      variable: err.variable,
+      value: err.value,
+      expected: err.expected,
+    });
+  }
+  log.setInstant(config.instantLogging);
+  log.info('kubexit initialized', { config: configFields(config) });
+  if (argv.length === 0) {
+    return refuse(log, 'no arguments found', new Error('no command to run'), config);
+  }
+
+  const outcome = await supervise(config, argv, {
+    log,
+    signals,
+    graveyard: new Graveyard(config.graveyard),
+    waitForBirth: waitForBirthDeps,
+  });
+  report(log, config, outcome);
+  return exitCodeOf(outcome);
+}
+
+/** Bad usage: one error line, and still a tombstone so that dependents are not left waiting. */
+function refuse(
+  log: Log,
+  message: string,
+  error: Error,
+  where: { name?: string; graveyard?: string },
+  fields: Record<string, unknown> = {},
+): number {
+  const code = exitCodeOf({ kind: 'usage', error });
+  if (where.name !== undefined && where.graveyard !== undefined) {
+    try {
+      new OwnTombstone(new Graveyard(where.graveyard), where.name).died(code);
+    } catch {
+      // the configuration error is what the user must see first
+    }
+  }
+  log.errorLine(message, { ...fields, error: error.message, exit_code: code });
+  return code;
+}
+
+/** The final line: failures always, a child that never ran always, a normal run when verbose. */
+function report(log: Log, config: Config, outcome: Outcome): void {
+  const exit_code = exitCodeOf(outcome);
+  switch (outcome.kind) {
+    case 'failed':
+    case 'usage':
+    case 'cannot-run':
+      return log.error(outcome.error, { exit_code });
+    case 'not-started': {
+      const { cause } = outcome;
+      const reason =
+        cause.kind === 'death' ? `death dependency ${cause.name} died` : `received ${cause.signal}`;
+      return log.summary('child not started', { exit_code, reason });
+    }
+    case 'exited':
+    case 'killed':
+      if (config.verboseLevel > 0) {
+        const signal = outcome.kind === 'killed' ? outcome.signal : undefined;
+        log.summary('supervising proceed successfully', { exit_code, signal });
+      }
+  }
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    new Log().error(err instanceof Error ? err : new Error(String(err)), { exit_code: 1 });
+    process.exit(1);
+  },
+);

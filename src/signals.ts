@@ -1,0 +1,107 @@
+// Every signal rule in one place: which signals kubexit catches, which of them stop a child
+// from ever being started, and how Go names them in logs.
+import { constants } from 'node:os';
+
+/**
+ * Caught from the first line of main and forwarded to the child once it runs. Not here: KILL
+ * and STOP (uncatchable), CHLD (ours, not the child's), SEGV/BUS/FPE/ILL (faults of kubexit
+ * itself, not messages to pass on).
+ */
+export const CAUGHT: readonly NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+  'SIGCONT',
+  'SIGTSTP',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGALRM',
+  'SIGPIPE',
+  'SIGVTALRM',
+  'SIGPROF',
+  'SIGXCPU',
+  'SIGXFSZ',
+  'SIGIO',
+  'SIGPWR',
+  'SIGSYS',
+  'SIGTRAP',
+  'SIGABRT',
+  'SIGURG',
+  'SIGSTKFLT',
+];
+
+/** Before the child starts, these mean "shut down": the child is then never started. */
+export const STOPS_START: ReadonlySet<NodeJS.Signals> = new Set<NodeJS.Signals>([
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGQUIT',
+]);
+
+export function signalNumber(sig: NodeJS.Signals): number {
+  const n = constants.signals[sig];
+  if (n === undefined) throw new Error(`unknown signal ${sig}`);
+  return n;
+}
+
+/** Go's names for signals (syscall.Signal.String on Linux), as the original logs them. */
+const GO_NAMES: Partial<Record<NodeJS.Signals, string>> = {
+  SIGHUP: 'hangup',
+  SIGINT: 'interrupt',
+  SIGQUIT: 'quit',
+  SIGTRAP: 'trace/breakpoint trap',
+  SIGABRT: 'aborted',
+  SIGUSR1: 'user defined signal 1',
+  SIGUSR2: 'user defined signal 2',
+  SIGPIPE: 'broken pipe',
+  SIGALRM: 'alarm clock',
+  SIGTERM: 'terminated',
+  SIGSTKFLT: 'stack fault',
+  SIGCHLD: 'child exited',
+  SIGCONT: 'continued',
+  SIGTSTP: 'stopped',
+  SIGTTIN: 'stopped (tty input)',
+  SIGTTOU: 'stopped (tty output)',
+  SIGURG: 'urgent I/O condition',
+  SIGXCPU: 'CPU time limit exceeded',
+  SIGXFSZ: 'file size limit exceeded',
+  SIGVTALRM: 'virtual timer expired',
+  SIGPROF: 'profiling timer expired',
+  SIGWINCH: 'window changed',
+  SIGIO: 'I/O possible',
+  SIGPWR: 'power failure',
+  SIGSYS: 'bad system call',
+  SIGKILL: 'killed',
+};
+
+export function goSignalName(sig: NodeJS.Signals): string {
+  return GO_NAMES[sig] ?? sig;
+}
+
+export type SignalListener = (sig: NodeJS.Signals) => void;
+
+/**
+ * Catches every signal in CAUGHT from the moment it is made, so none is lost or fatal during
+ * start-up; signals that arrive before a listener is set are delivered to it, in order.
+ */
+export class SignalTrap {
+  private listener: SignalListener | undefined;
+  private readonly early: NodeJS.Signals[] = [];
+  private readonly handler = (sig: NodeJS.Signals): void => {
+    if (this.listener) this.listener(sig);
+    else this.early.push(sig);
+  };
+
+  constructor() {
+    for (const sig of CAUGHT) process.on(sig, this.handler);
+  }
+
+  listen(listener: SignalListener): void {
+    this.listener = listener;
+    for (const sig of this.early.splice(0)) listener(sig);
+  }
+}

@@ -1,0 +1,145 @@
+// The orchestration: watch for deaths, wait for births, run the child, stop it when a
+// dependency dies, and record how it all ended in our tombstone.
+import type { WaitForBirth } from './birth.js';
+import { startChild, type Child } from './child.js';
+import type { Config } from './config.js';
+import { formatDuration, toMillis } from './duration.js';
+import { OwnTombstone, type Graveyard } from './graveyard.js';
+import type { Log } from './log.js';
+import { exitCodeOf, type Outcome, type StopCause } from './outcome.js';
+import { goSignalName, STOPS_START, type SignalTrap } from './signals.js';
+import { after } from './timers.js';
+
+/** What the supervisor needs from the outside world; each part is small and replaceable. */
+export interface Services {
+  log: Log;
+  signals: SignalTrap;
+  graveyard: Graveyard;
+  waitForBirth: WaitForBirth;
+}
+
+export async function supervise(
+  config: Config,
+  command: readonly string[],
+  { log, signals, graveyard, waitForBirth }: Services,
+): Promise<Outcome> {
+  // Traces are created in the fork's order, which is the order they are printed in.
+  const tombstone = new OwnTombstone(graveyard, config.name, log.trace(`${config.name} tombstone`));
+  const trace = log.trace('supervisor');
+
+  let child: Child | undefined;
+  let starting = false;
+  const startingSignals: NodeJS.Signals[] = [];
+  let stop: StopCause | undefined; // the first reason to stop, before or after the start
+  const abortWait = new AbortController();
+  const stopBeforeStart = (cause: StopCause): void => {
+    stop ??= cause;
+    abortWait.abort();
+  };
+
+  signals.listen((sig) => {
+    trace.event(`Received signal: ${goSignalName(sig)}`);
+    if (child) child.signal(sig);
+    else if (starting) startingSignals.push(sig);
+    else if (STOPS_START.has(sig)) stopBeforeStart({ kind: 'signal', signal: sig });
+  });
+
+  const ending = (outcome: Outcome): Outcome => {
+    try {
+      tombstone.died(exitCodeOf(outcome));
+      return outcome;
+    } catch (err) {
+      return { kind: 'failed', error: wrap('failed to update tombstone', err) };
+    }
+  };
+
+  // 1. Deaths: watch before anything else, so no death is missed.
+  let cancelKill: (() => void) | undefined;
+  const terminate = (running: Child): void => {
+    trace.event('Terminating child process');
+    running.signal('SIGTERM');
+    cancelKill = after(toMillis(config.gracePeriod), () => {
+      trace.event(`Timeout elapsed: ${formatDuration(config.gracePeriod)}`);
+      if (!running.running()) return;
+      trace.event('Killing child process');
+      running.signal('SIGKILL');
+    });
+  };
+  let deaths: { close(): void } | undefined;
+  if (config.deathDeps.length > 0) {
+    const deathTrace = log.trace('death graveyard watcher');
+    try {
+      const { watchDeaths } = await import('./death.js');
+      graveyard.ensure();
+      deaths = watchDeaths(graveyard, config.deathDeps, deathTrace, ({ name }) => {
+        const cause: StopCause = { kind: 'death', name };
+        if (!child) return stopBeforeStart(cause);
+        stop ??= cause;
+        terminate(child);
+      });
+    } catch (err) {
+      return ending({ kind: 'failed', error: wrap('failed to watch graveyard', err) });
+    }
+  }
+
+  // 2. Births: hold the start until the dependencies are ready, or something stops us.
+  if (config.birthDeps.length > 0 && !stop) {
+    const birthTrace = log.trace('birth dependencies watcher');
+    try {
+      await waitForBirth({ config, signal: abortWait.signal, trace: birthTrace, log });
+    } catch (err) {
+      if (!stop) {
+        deaths?.close();
+        return ending({ kind: 'failed', error: err as Error });
+      }
+    }
+  }
+  if (stop) {
+    deaths?.close();
+    return ending({ kind: 'not-started', cause: stop });
+  }
+
+  // 3. The child. Signals that land while it is being started are passed on once it runs.
+  trace.event(`Start: ${displayCommand(command)}`);
+  starting = true;
+  try {
+    child = await startChild(command);
+  } catch (err) {
+    deaths?.close();
+    return ending({ kind: 'cannot-run', error: err as NodeJS.ErrnoException });
+  } finally {
+    starting = false;
+  }
+  for (const sig of startingSignals) child.signal(sig);
+
+  try {
+    tombstone.born();
+  } catch (err) {
+    // Dependents could never learn of our death: don't run blind.
+    child.signal('SIGKILL');
+    await child.exited;
+    deaths?.close();
+    return ending({ kind: 'failed', error: wrap('failed to create tombstone', err) });
+  }
+
+  const exit = await child.exited;
+  cancelKill?.();
+  deaths?.close();
+  trace.event(`Received signal: ${goSignalName('SIGCHLD')}`);
+  return ending(
+    exit.signal === null
+      ? { kind: 'exited', code: exit.code, cause: stop }
+      : { kind: 'killed', signal: exit.signal, cause: stop },
+  );
+}
+
+function wrap(message: string, err: unknown): Error {
+  const e = new Error(`${message}: ${(err as Error).message}`, { cause: err });
+  if (err instanceof Error && err.stack) e.stack = err.stack.replace(/^.*/, `Error: ${e.message}`);
+  return e;
+}
+
+/** As Go kubexit shows a command line: elements with a space are quoted. */
+export function displayCommand(command: readonly string[]): string {
+  return command.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ');
+}

@@ -1,0 +1,27 @@
+// A tombstone records one container's life: Born when its child started, Died and ExitCode
+// when it ended. The bytes match what Go kubexit writes, so Go and TypeScript kubexits can
+// share a graveyard; reading is as lenient as Go's decoder.
+
+export interface Tombstone {
+  born?: string;
+  died?: string;
+  exitCode?: number;
+}
+
+/** Go's shape: JSON-to-YAML of the struct, so keys sorted, unset keys absent, quoted times. */
+export function formatTombstone(t: Tombstone): string {
+  let out = '';
+  if (t.born !== undefined) out += `Born: "${t.born}"\n`;
+  if (t.died !== undefined) out += `Died: "${t.died}"\n`;
+  if (t.exitCode !== undefined) out += `ExitCode: ${t.exitCode}\n`;
+  return out === '' ? '{}\n' : out;
+}
+
+/** The compact JSON form Go kubexit logs as `Tombstone(<name>): {...}`. */
+export function tombstoneJson(t: Tombstone): string {
+  return JSON.stringify({ Born: t.born, Died: t.died, ExitCode: t.exitCode });
+}
+
+export function isDead(t: Tombstone): boolean {
+  return t.died !== undefined;
+}
