@@ -49,7 +49,11 @@ export async function supervise(
       tombstone.died(exitCodeOf(outcome));
       return outcome;
     } catch (err) {
-      return { kind: 'failed', error: wrap('failed to update tombstone', err) };
+      const error = wrap('failed to update tombstone', err);
+      if (outcome.kind !== 'failed') return { kind: 'failed', error };
+      // Keep the first failure in front: it is the cause.
+      outcome.error.message += `; then ${error.message}`;
+      return outcome;
     }
   };
 

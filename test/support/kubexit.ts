@@ -1,0 +1,137 @@
+// Runs kubexit as a real process: `node dist/kubexit.js`, or the executable named by KUBEXIT_BIN.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const FIXTURES = join(ROOT, 'test', 'fixtures');
+
+function command(): [string, string[]] {
+  const bin = process.env.KUBEXIT_BIN;
+  return bin ? [bin, []] : [process.execPath, [join(ROOT, 'dist', 'kubexit.js')]];
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stderr's JSON lines, parsed. */
+  logs: Record<string, unknown>[];
+}
+
+export class Run {
+  readonly proc: ChildProcess;
+  readonly exited: Promise<Exit>;
+  private stdoutText = '';
+  private stderrText = '';
+  private readonly waiters: {
+    stream: 'stdout' | 'stderr';
+    pattern: RegExp;
+    resolve: (m: RegExpMatchArray) => void;
+  }[] = [];
+
+  constructor(args: readonly string[], env: Record<string, string | undefined>) {
+    const [file, pre] = command();
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('KUBEXIT_')),
+    );
+    this.proc = spawn(file, [...pre, ...args], {
+      env: { ...base, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      this.stdoutText += d;
+      this.check();
+    });
+    this.proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      this.stderrText += d;
+      this.check();
+    });
+    this.exited = new Promise((resolve) => {
+      this.proc.once('close', (code, signal) => {
+        resolve({
+          code,
+          signal,
+          stdout: this.stdoutText,
+          stderr: this.stderrText,
+          logs: parseLines(this.stderrText),
+        });
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid as number;
+  }
+
+  /** Resolves when the child's output (kubexit's stdout) matches. */
+  stdout(pattern: RegExp): Promise<RegExpMatchArray> {
+    return this.waitFor('stdout', pattern);
+  }
+
+  /** Resolves when kubexit's logs (and the child's stderr) match. */
+  stderr(pattern: RegExp): Promise<RegExpMatchArray> {
+    return this.waitFor('stderr', pattern);
+  }
+
+  private waitFor(stream: 'stdout' | 'stderr', pattern: RegExp): Promise<RegExpMatchArray> {
+    return new Promise((resolve) => {
+      this.waiters.push({ stream, pattern, resolve });
+      this.check();
+    });
+  }
+
+  kill(sig: NodeJS.Signals): void {
+    process.kill(this.pid, sig);
+  }
+
+  private check(): void {
+    for (const w of [...this.waiters]) {
+      const m = (w.stream === 'stdout' ? this.stdoutText : this.stderrText).match(w.pattern);
+      if (m) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  }
+}
+
+export function kubexit(args: readonly string[], env: Record<string, string | undefined>): Run {
+  return new Run(args, env);
+}
+
+export function parseLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Resolves with the tombstone's text once `accept` likes it; inotify, no polling. */
+export async function tombstone(
+  dir: string,
+  name: string,
+  accept: (text: string) => boolean = (t) => t.includes('Died:'),
+): Promise<string> {
+  const watcher = watch(dir);
+  try {
+    for (;;) {
+      // Listen before reading, so a write between the two is not missed.
+      const changed = new Promise((resolve) => watcher.once('change', resolve));
+      const text = await readFile(join(dir, name), 'utf8').catch(() => undefined);
+      if (text !== undefined && accept(text)) return text;
+      await changed;
+    }
+  } finally {
+    watcher.close();
+  }
+}
+
+/** Events of one trace in a summary or error line. */
+export function traceEvents(line: Record<string, unknown> | undefined, id: string): string[] {
+  const traces = (line?.['event-traces'] ?? []) as { id: string; events: { message: string }[] }[];
+  return traces.find((t) => t.id === id)?.events.map((e) => e.message) ?? [];
+}

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatTombstone, isDead, tombstoneJson } from '../src/tombstone.js';
+import { parseTombstone } from '../src/tombstone-parse.js';
+
+describe('tombstone bytes (as Go kubexit writes them)', () => {
+  it('after birth', () =>
+    assert.equal(
+      formatTombstone({ born: '2020-04-28T10:41:46.9926314Z' }),
+      'Born: "2020-04-28T10:41:46.9926314Z"\n',
+    ));
+  it('after death', () =>
+    assert.equal(
+      formatTombstone({
+        born: '2020-04-28T10:41:46.9926314Z',
+        died: '2020-04-28T10:41:47.0496314Z',
+        exitCode: 0,
+      }),
+      'Born: "2020-04-28T10:41:46.9926314Z"\nDied: "2020-04-28T10:41:47.0496314Z"\nExitCode: 0\n',
+    ));
+  it('never born', () =>
+    assert.equal(
+      formatTombstone({ died: '2021-10-13T15:00:21+03:00', exitCode: 143 }),
+      'Died: "2021-10-13T15:00:21+03:00"\nExitCode: 143\n',
+    ));
+  it('logs the compact JSON form', () =>
+    assert.equal(
+      tombstoneJson({ born: 'b', died: 'd', exitCode: 0 }),
+      '{"Born":"b","Died":"d","ExitCode":0}',
+    ));
+});
+
+describe('reading tombstones as leniently as Go', () => {
+  const dead = '2020-04-28T10:41:47.0496314Z';
+  const cases: [string, string, boolean][] = [
+    ['the Go shape', `Born: "${dead}"\nDied: "${dead}"\nExitCode: 0\n`, true],
+    ['unquoted timestamps', `Born: ${dead}\nDied: ${dead}\n`, true],
+    ['lower-case keys', `died: "${dead}"\nexitcode: 1\n`, true],
+    ['upper-case keys', `DIED: "${dead}"\n`, true],
+    ['unknown keys (v0.1 Ready)', `Born: "${dead}"\nReady: false\n`, false],
+    ['an empty file', '', false],
+    ['birth only', `Born: "${dead}"\n`, false],
+    ['Died: null', `Born: "${dead}"\nDied: null\n`, false],
+    ['Died: ~', `Died: ~\n`, false],
+    ['an offset', `Died: "2021-10-13T15:00:21+03:00"\n`, true],
+    ['a negative exit code', `Died: "${dead}"\nExitCode: -1\n`, true],
+  ];
+  for (const [what, text, isDeadNow] of cases) {
+    it(`reads ${what}`, () => assert.equal(isDead(parseTombstone(text)), isDeadNow));
+  }
+  it('keeps the values', () =>
+    assert.deepEqual(parseTombstone(`born: "${dead}"\nDied: "${dead}"\nExitCode: 137\n`), {
+      born: dead,
+      died: dead,
+      exitCode: 137,
+    }));
+
+  const garbage: [string, string][] = [
+    ['not YAML', 'Died: "unterminated\n'],
+    ['a list', '- a\n- b\n'],
+    ['a scalar', 'garbage\n'],
+    ['a date without time', 'Died: 2020-04-28\n'],
+    ['a space-separated time', 'Died: 2020-04-28 10:41:47\n'],
+    ['a string exit code', `Died: "${dead}"\nExitCode: "2"\n`],
+    ['a fractional exit code', `Died: "${dead}"\nExitCode: 1.5\n`],
+    ['a number as time', 'Died: 12\n'],
+  ];
+  for (const [what, text] of garbage) {
+    it(`refuses ${what}`, () => assert.throws(() => parseTombstone(text)));
+  }
+});
