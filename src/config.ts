@@ -14,10 +14,13 @@ export interface Config {
   namespace: string;
   verboseLevel: number;
   instantLogging: boolean;
+  /** Where the pod's service-account token, CA and namespace are mounted. */
+  serviceAccountDir: string;
 }
 
 export const DEFAULT_GRAVEYARD = '/graveyard';
 export const DEFAULT_TIMEOUT = '30s';
+export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export class ConfigError extends Error {
   constructor(
@@ -101,6 +104,11 @@ export function parseConfig(env: Env): Config {
     );
   }
 
+  const serviceAccountDir = env.KUBEXIT_SERVICE_ACCOUNT_DIR || DEFAULT_SERVICE_ACCOUNT_DIR;
+  if (serviceAccountDir.includes('\0')) {
+    fail('KUBEXIT_SERVICE_ACCOUNT_DIR', 'a folder path without NUL');
+  }
+
   return {
     name,
     graveyard: graveyard as string,
@@ -112,6 +120,7 @@ export function parseConfig(env: Env): Config {
     namespace,
     verboseLevel,
     instantLogging: instantLogging as boolean,
+    serviceAccountDir,
   };
 }
 
@@ -157,5 +166,6 @@ export function configFields(c: Config): Record<string, unknown> {
     namespace: c.namespace,
     verbose_level: c.verboseLevel,
     instant_logging: c.instantLogging,
+    service_account_dir: c.serviceAccountDir,
   };
 }

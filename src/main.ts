@@ -27,6 +27,8 @@ Configured by environment variables only:
   KUBEXIT_BIRTH_TIMEOUT    how long to wait for them, Go duration (default 30s)
   KUBEXIT_POD_NAME         pod name (downward API), required with birth deps
   KUBEXIT_NAMESPACE        pod namespace (downward API), required with birth deps
+  KUBEXIT_SERVICE_ACCOUNT_DIR  token, ca.crt and namespace for the API
+                           (default /var/run/secrets/kubernetes.io/serviceaccount)
   KUBEXIT_VERBOSE_LEVEL    > 0 prints every event trace at the end (default 0)
   KUBEXIT_INSTANT_LOGGING  true prints each trace event as it happens (default false)
 

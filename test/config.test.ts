@@ -26,6 +26,7 @@ describe('configuration', () => {
       namespace: '',
       verboseLevel: 0,
       instantLogging: false,
+      serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
     });
   });
 
@@ -116,6 +117,7 @@ describe('configuration', () => {
       'namespace',
       'verbose_level',
       'instant_logging',
+      'service_account_dir',
     ]);
   });
 });
