@@ -1,11 +1,14 @@
 // Death dependencies: tell the supervisor, once, when the tombstone of any dependency says Died.
-// Loaded only when KUBEXIT_DEATH_DEPS is set (it pulls in the YAML reader).
+// Loaded only when KUBEXIT_DEATH_DEPS is set. Tombstones in the shape kubexits write are decoded
+// directly; the YAML library is loaded only for the first one in any other shape.
 import type { FSWatcher } from 'node:fs';
 import type { Graveyard } from './graveyard.js';
 import { isTempName } from './graveyard.js';
 import type { Trace } from './log.js';
-import { isDead, tombstoneJson, type Tombstone } from './tombstone.js';
-import { parseTombstone } from './tombstone-parse.js';
+import { isDead, parseCanonical, tombstoneJson, type Tombstone } from './tombstone.js';
+
+type Parse = (text: string) => Tombstone;
+let parseYaml: Parse | undefined;
 
 export interface Death {
   name: string;
@@ -42,21 +45,32 @@ export function watchDeaths(
   const check = (name: string): void => {
     if (done) return;
     trace.event(`Reading tombstone: ${name}`);
-    let tombstone: Tombstone;
+    let tombstone: Tombstone | undefined;
     try {
       const text = graveyard.read(name);
       if (text === undefined) return;
-      tombstone = parseTombstone(text);
+      tombstone = parseCanonical(text) ?? parseYaml?.(text);
+      if (tombstone === undefined) {
+        // Read again once the YAML reader is here: the file may have changed meanwhile.
+        void import('./tombstone-parse.js').then((m) => {
+          parseYaml = m.parseTombstone;
+          check(name);
+        });
+        return;
+      }
     } catch (err) {
       // A garbage or unreadable tombstone is not a death; the next write will be re-read.
       trace.event(`Handler error: failed to read tombstone ${name}: ${(err as Error).message}`);
       return;
     }
     if (!isDead(tombstone)) return;
+    // Act first, write the story after: the trace costs time the child's TERM shouldn't wait.
+    done = true;
+    watcher?.close();
+    onDeath({ name, tombstone });
     trace.event(`New death: ${name}`);
     trace.event(`Tombstone(${name}): ${tombstoneJson(tombstone)}`);
-    close();
-    onDeath({ name, tombstone });
+    trace.event(`${where}: done`);
   };
 
   const scan = (): void => {

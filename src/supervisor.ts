@@ -38,10 +38,11 @@ export async function supervise(
   };
 
   signals.listen((sig) => {
-    trace.event(`Received signal: ${goSignalName(sig)}`);
-    if (child) child.signal(sig);
+    if (child)
+      child.signal(sig); // first: the log line can wait, the child shouldn't
     else if (starting) startingSignals.push(sig);
     else if (STOPS_START.has(sig)) stopBeforeStart({ kind: 'signal', signal: sig });
+    trace.event(`Received signal: ${goSignalName(sig)}`);
   });
 
   const ending = (outcome: Outcome): Outcome => {
@@ -60,8 +61,8 @@ export async function supervise(
   // 1. Deaths: watch before anything else, so no death is missed.
   let cancelKill: (() => void) | undefined;
   const terminate = (running: Child): void => {
-    trace.event('Terminating child process');
     running.signal('SIGTERM');
+    trace.event('Terminating child process');
     cancelKill = after(toMillis(config.gracePeriod), () => {
       trace.event(`Timeout elapsed: ${formatDuration(config.gracePeriod)}`);
       if (!running.running()) return;

@@ -25,3 +25,22 @@ export function tombstoneJson(t: Tombstone): string {
 export function isDead(t: Tombstone): boolean {
   return t.died !== undefined;
 }
+
+const TIME = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)`;
+const CANONICAL = new RegExp(
+  `^(?:Born: "(${TIME})"\n)?(?:Died: "(${TIME})"\n)?(?:ExitCode: (-?\\d{1,10})\n)?$`,
+);
+
+/**
+ * The exact shape Go and TypeScript kubexits write, decoded without the YAML library: the
+ * death path stays fast and light. Anything else returns undefined: ask parseTombstone.
+ */
+export function parseCanonical(text: string): Tombstone | undefined {
+  const m = CANONICAL.exec(text);
+  if (!m) return undefined;
+  const t: Tombstone = {};
+  if (m[1] !== undefined) t.born = m[1];
+  if (m[2] !== undefined) t.died = m[2];
+  if (m[3] !== undefined) t.exitCode = Number(m[3]);
+  return t;
+}
