@@ -91,8 +91,13 @@ export function watchDeaths(
       trace.event(`${where}: error: ${err.message}`);
       watcher?.close();
       if (done) return;
-      start();
-      scan();
+      try {
+        start();
+        scan();
+      } catch (again) {
+        // The folder is gone or unreadable: nothing left to watch; say so, don't crash.
+        trace.event(`${where}: error: ${(again as Error).message}`);
+      }
     });
   };
 

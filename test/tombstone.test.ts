@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatTombstone, isDead, tombstoneJson } from '../src/tombstone.js';
+import { formatTombstone, isDead, parseCanonical, tombstoneJson } from '../src/tombstone.js';
 import { parseTombstone } from '../src/tombstone-parse.js';
 
 describe('tombstone bytes (as Go kubexit writes them)', () => {
@@ -68,4 +68,26 @@ describe('reading tombstones as leniently as Go', () => {
   for (const [what, text] of garbage) {
     it(`refuses ${what}`, () => assert.throws(() => parseTombstone(text)));
   }
+});
+
+describe('the fast path for the shape kubexits write', () => {
+  const born = '2020-04-28T10:41:46.9926314Z';
+  const died = '2021-10-13T15:00:21+03:00';
+  it('decodes what formatTombstone writes', () => {
+    for (const t of [{}, { born }, { born, died, exitCode: 0 }, { died, exitCode: -1 }]) {
+      assert.deepEqual(parseCanonical(formatTombstone(t).replace('{}\n', '')), t);
+    }
+  });
+  it('leaves everything else to the YAML reader', () => {
+    for (const text of [
+      `died: "${died}"\n`,
+      `Died: ${died}\n`,
+      `Born: "${born}"\nReady: false\n`,
+      `Died: "${died}"\nExitCode: 1.5\n`,
+      `Died: "${died}"`,
+      'garbage',
+    ]) {
+      assert.equal(parseCanonical(text), undefined, text);
+    }
+  });
 });
