@@ -1,0 +1,294 @@
+// Birth dependencies against a real kube-apiserver: kubexit runs as a real process inside a
+// "pod" whose status the test writes as the kubelet would. Each test has its own namespace.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { logged, startCluster, type Cluster } from './support/cluster.js';
+import { kubexit, traceEvents, type Exit, type Run } from './support/kubexit.js';
+import { tempDir } from './support/temp.js';
+
+const started = await startCluster();
+const TRACE = 'birth dependencies watcher';
+const WATCHING = /Pod Watch\(p\): watching from resourceVersion \d+/;
+const DIED_143 = /^Died: "[^"]+"\nExitCode: 143\n$/;
+
+describe(
+  'birth dependencies on a real kube-apiserver',
+  { skip: started.skip, timeout: 120_000 },
+  () => {
+    let k8s: Cluster;
+    before(() => {
+      k8s = started.cluster as Cluster;
+    });
+    after(() => k8s?.close());
+
+    /** A namespace with pod "p" (containers app + the given ones) and a least-privilege SA. */
+    async function pod(
+      prefix: string,
+      containers: string[],
+      initContainers: { name: string; sidecar?: boolean }[] = [],
+    ) {
+      const ns = await k8s.namespace(prefix);
+      await k8s.createPod(ns, 'p', ['app', ...containers], initContainers);
+      await k8s.createServiceAccount(ns, 'app');
+      await k8s.grantPodReader(ns, 'app');
+      const saDir = k8s.serviceAccountDir(ns, await k8s.token(ns, 'app'));
+      return { ns, saDir };
+    }
+
+    interface Start {
+      ns: string;
+      saDir: string;
+      deps: string;
+      timeout?: string;
+      env?: Record<string, string | undefined>;
+    }
+
+    /** kubexit in container "app", its child touching a marker file and printing "started". */
+    function start({ ns, saDir, deps, timeout = '30s', env = {} }: Start) {
+      const graveyard = tempDir();
+      const marker = join(tempDir(), 'child-ran');
+      const run = kubexit(['sh', '-c', `touch ${marker}; echo started`], {
+        KUBEXIT_NAME: 'app',
+        KUBEXIT_GRAVEYARD: graveyard,
+        KUBEXIT_BIRTH_DEPS: deps,
+        KUBEXIT_BIRTH_TIMEOUT: timeout,
+        KUBEXIT_POD_NAME: 'p',
+        KUBEXIT_NAMESPACE: ns,
+        KUBEXIT_INSTANT_LOGGING: 'true',
+        KUBEXIT_VERBOSE_LEVEL: '1',
+        ...k8s.inPodEnv(saDir),
+        ...env,
+      });
+      return { run, graveyard, marker };
+    }
+
+    function events(exit: Exit): string[] {
+      return traceEvents(exit.logs.at(-1), TRACE);
+    }
+
+    function assertStarted(exit: Exit, marker: string, deps: string): void {
+      assert.equal(exit.code, 0, exit.stderr);
+      assert.ok(existsSync(marker), 'the child ran');
+      assert.match(exit.stdout, /^started\n$/);
+      const ev = events(exit);
+      assert.ok(ev.includes(`All birth deps ready: ${deps}`), ev.join('\n'));
+      assert.equal(ev.at(-1), 'Pod Watch(p): done');
+    }
+
+    async function assertFailed(run: Run, graveyard: string, marker: string): Promise<Exit> {
+      const exit = await run.exited;
+      assert.equal(exit.code, 1, exit.stderr);
+      assert.equal(existsSync(marker), false, 'the child never ran');
+      assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), /^Died: "[^"]+"\nExitCode: 1\n$/);
+      assert.equal(exit.logs.at(-1)?.level, 'error');
+      return exit;
+    }
+
+    it('starts at once when the dependency is already ready', async () => {
+      const { ns, saDir } = await pod('ready', ['db']);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: true } });
+      const { run, marker } = start({ ns, saDir, deps: 'db' });
+      const exit = await run.exited;
+      assertStarted(exit, marker, 'db');
+      assert.ok(!events(exit).some((e) => WATCHING.test(e)), 'the list was enough: no watch');
+    });
+
+    it('starts when the dependency becomes ready later (watch event)', async () => {
+      const { ns, saDir } = await pod('later', ['db']);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: false } });
+      const { run, marker } = start({ ns, saDir, deps: 'db' });
+      await logged(run, WATCHING);
+      assert.equal(existsSync(marker), false);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: true } });
+      const exit = await run.exited;
+      assertStarted(exit, marker, 'db');
+      assert.ok(events(exit).includes('Pod Watch(p): LIST: waiting for db'));
+    });
+
+    it('waits for every dependency: two, ready at different times', async () => {
+      const { ns, saDir } = await pod('two', ['db', 'cache']);
+      const { run, marker } = start({ ns, saDir, deps: 'db, cache' });
+      await logged(run, WATCHING);
+      await k8s.setStatus(ns, 'p', {
+        app: { ready: false },
+        db: { ready: true },
+        cache: { ready: false },
+      });
+      await logged(run, /Pod Watch\(p\): MODIFIED: waiting for cache/);
+      assert.equal(existsSync(marker), false, 'one of two is not enough');
+      await k8s.setStatus(ns, 'p', {
+        app: { ready: false },
+        db: { ready: true },
+        cache: { ready: true },
+      });
+      assertStarted(await run.exited, marker, 'db, cache');
+    });
+
+    it('times out when the dependency never gets ready: exit 1, Died, no child', async () => {
+      const { ns, saDir } = await pod('never', ['db']);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: false } });
+      const { run, graveyard, marker } = start({ ns, saDir, deps: 'db', timeout: '2s' });
+      const exit = await assertFailed(run, graveyard, marker);
+      assert.equal(
+        exit.logs.at(-1)?.error,
+        'timed out waiting for birth deps to be ready: 2s; not ready: db',
+      );
+    });
+
+    it('a native sidecar is ready through initContainerStatuses', async () => {
+      const { ns, saDir } = await pod('sidecar', [], [{ name: 'proxy', sidecar: true }]);
+      const { run, marker } = start({ ns, saDir, deps: 'proxy' });
+      await logged(run, WATCHING);
+      // Started but not ready: the API (1.20) drops restartPolicy, so the readiness probe rule
+      // applies; the started-only rule for probe-less sidecars is covered by the unit tests.
+      await k8s.setStatus(ns, 'p', { app: { ready: false } }, { proxy: { ready: false } });
+      await logged(run, /Pod Watch\(p\): MODIFIED: waiting for proxy/);
+      await k8s.setStatus(ns, 'p', { app: { ready: false } }, { proxy: { ready: true } });
+      assertStarted(await run.exited, marker, 'proxy');
+    });
+
+    it('fails at once on a dependency that is not a container of the pod', async () => {
+      const { ns, saDir } = await pod('unknown', ['db'], [{ name: 'migrate' }]);
+      const t0 = Date.now();
+      const { run, graveyard, marker } = start({ ns, saDir, deps: 'db,dbb', timeout: '60s' });
+      const exit = await assertFailed(run, graveyard, marker);
+      assert.ok(Date.now() - t0 < 20_000, 'long before the timeout');
+      assert.equal(
+        exit.logs.at(-1)?.error,
+        `birth dependency "dbb" is not a container of pod ${ns}/p; ` +
+          'its containers: app, db, migrate (init container)',
+      );
+      assert.ok(events(exit).some((e) => e.startsWith('Pod Watch(p): terminal error: birth')));
+    });
+
+    it('403: reports the missing Role at once, then starts once it is granted', async () => {
+      const ns = await k8s.namespace('forbidden');
+      await k8s.createPod(ns, 'p', ['app', 'db']);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: true } });
+      await k8s.createServiceAccount(ns, 'app');
+      const saDir = k8s.serviceAccountDir(ns, await k8s.token(ns, 'app'));
+      const { run, marker } = start({ ns, saDir, deps: 'db' });
+      const line = (await logged(run, /^\{.*not allowed to list pods.*\}$/m))[0];
+      const report = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(report.status_code, 403);
+      assert.equal(report.verb, 'list');
+      assert.equal(report.resource, 'pods');
+      assert.equal(report.namespace, ns);
+      assert.equal(report.service_account, `${ns}:app`);
+      assert.equal(report.user, `system:serviceaccount:${ns}:app`);
+      assert.match(
+        String(report.fix),
+        new RegExp(
+          `kubectl create role kubexit-pod-reader --namespace=${ns} --verb=get,list,watch --resource=pods && ` +
+            `kubectl create rolebinding kubexit-pod-reader --namespace=${ns} --role=kubexit-pod-reader --serviceaccount=${ns}:app`,
+        ),
+      );
+      await k8s.grantPodReader(ns, 'app');
+      const exit = await run.exited;
+      assertStarted(exit, marker, 'db');
+      const reports = exit.logs.filter((l) => l.status_code === 403);
+      assert.equal(reports.length, 1, 'reported once, not at every retry');
+    });
+
+    it('401 with a garbage token: reported at once; the timeout names the last API error', async () => {
+      const { ns } = await pod('unauthorized', ['db']);
+      const saDir = k8s.serviceAccountDir(ns, 'not-a-token');
+      const { run, graveyard, marker } = start({ ns, saDir, deps: 'db', timeout: '2s' });
+      const report = JSON.parse(
+        (await logged(run, /^\{.*401 Unauthorized.*"level":"error".*\}$/m))[0],
+      ) as Record<string, unknown>;
+      assert.equal(report.status_code, 401);
+      assert.equal(report.verb, 'list');
+      assert.equal(report.credentials, `token ${join(saDir, 'token')}`);
+      const exit = await assertFailed(run, graveyard, marker);
+      assert.equal(
+        exit.logs.at(-1)?.error,
+        'timed out waiting for birth deps to be ready: 2s; last API error: ' +
+          `list pods in namespace "${ns}": 401 Unauthorized: Unauthorized`,
+      );
+    });
+
+    it('re-reads the token file: a valid token written mid-wait cures the 401s', async () => {
+      const { ns } = await pod('rotate', ['db']);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: true } });
+      const saDir = k8s.serviceAccountDir(ns, 'expired-or-garbage');
+      const { run, marker } = start({ ns, saDir, deps: 'db' });
+      await logged(run, /401 Unauthorized/);
+      writeFileSync(join(saDir, 'token'), await k8s.token(ns, 'app'));
+      assertStarted(await run.exited, marker, 'db');
+    });
+
+    it('fails at once when the pod is deleted during the wait', async () => {
+      const { ns, saDir } = await pod('deleted', ['db']);
+      const t0 = Date.now();
+      const { run, graveyard, marker } = start({ ns, saDir, deps: 'db', timeout: '60s' });
+      await logged(run, WATCHING);
+      await k8s.deletePod(ns, 'p');
+      const exit = await assertFailed(run, graveyard, marker);
+      assert.ok(Date.now() - t0 < 20_000, 'long before the timeout');
+      assert.equal(
+        exit.logs.at(-1)?.error,
+        `pod ${ns}/p was deleted while kubexit waited for its birth deps`,
+      );
+      assert.ok(events(exit).includes('Pod Watch(p): pod deleted'));
+    });
+
+    it('SIGTERM during the wait: exit 143, the child never starts, Died 143', async () => {
+      const { ns, saDir } = await pod('sigterm', ['db']);
+      const { run, graveyard, marker } = start({ ns, saDir, deps: 'db' });
+      await logged(run, WATCHING);
+      run.kill('SIGTERM');
+      const exit = await run.exited;
+      assert.equal(exit.code, 143, exit.stderr);
+      assert.equal(existsSync(marker), false);
+      assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), DIED_143);
+      assert.equal(exit.logs.at(-1)?.reason, 'received SIGTERM');
+      assert.equal(events(exit).at(-1), 'Pod Watch(p): done');
+    });
+
+    it('a death dependency dying during the wait: exit 143, the child never starts', async () => {
+      const { ns, saDir } = await pod('death', ['db', 'main']);
+      const { run, graveyard, marker } = start({
+        ns,
+        saDir,
+        deps: 'db',
+        env: { KUBEXIT_DEATH_DEPS: 'main' },
+      });
+      await logged(run, WATCHING);
+      writeFileSync(
+        join(graveyard, 'main'),
+        'Born: "2026-01-01T00:00:00Z"\nDied: "2026-01-01T00:00:01Z"\nExitCode: 0\n',
+      );
+      const exit = await run.exited;
+      assert.equal(exit.code, 143, exit.stderr);
+      assert.equal(existsSync(marker), false);
+      assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), DIED_143);
+      assert.equal(exit.logs.at(-1)?.reason, 'death dependency main died');
+    });
+
+    it('outside a pod, KUBECONFIG is used (client certificate)', async () => {
+      const { ns } = await pod('kubeconfig', ['db']);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: true } });
+      const { run, marker } = start({
+        ns,
+        saDir: '/nonexistent',
+        deps: 'db',
+        env: { KUBERNETES_SERVICE_HOST: undefined, KUBECONFIG: k8s.kubeconfig },
+      });
+      assertStarted(await run.exited, marker, 'db');
+    });
+
+    it('fails at once, clearly, when the service-account token is not mounted', async () => {
+      const { ns, saDir } = await pod('notoken', ['db']);
+      unlinkSync(join(saDir, 'token'));
+      const { run, graveyard, marker } = start({ ns, saDir, deps: 'db' });
+      const exit = await assertFailed(run, graveyard, marker);
+      assert.match(
+        String(exit.logs.at(-1)?.error),
+        /^cannot read the service-account token: ENOENT.*token' \(automountServiceAccountToken: false\?/,
+      );
+    });
+  },
+);
