@@ -16,6 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startCluster, type Cluster } from '../test/support/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROBE = join(ROOT, 'build', 'bench', 'probe');
@@ -23,6 +24,7 @@ const RUNS = {
   death: Number(process.env.BENCH_DEATH_RUNS ?? 200),
   forward: Number(process.env.BENCH_FORWARD_RUNS ?? 200),
   startup: Number(process.env.BENCH_STARTUP_RUNS ?? 50),
+  birth: Number(process.env.BENCH_BIRTH_RUNS ?? 50),
   rss: Number(process.env.BENCH_RSS_RUNS ?? 10),
 };
 
@@ -64,7 +66,20 @@ function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** Starts argv; resolves with each stdout line as it comes. */
 function start(argv: string[], env: NodeJS.ProcessEnv) {
   const [file, ...args] = argv;
-  const proc = spawn(file as string, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const proc = spawn(file as string, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const errWaits: { re: RegExp; resolve: () => void }[] = [];
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+    for (const w of [...errWaits]) {
+      if (w.re.test(err)) {
+        errWaits.splice(errWaits.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  const logged = (re: RegExp): Promise<void> =>
+    new Promise((resolve) => (re.test(err) ? resolve() : errWaits.push({ re, resolve })));
   let buf = '';
   const waiting: ((line: string) => void)[] = [];
   const lines: string[] = [];
@@ -86,7 +101,7 @@ function start(argv: string[], env: NodeJS.ProcessEnv) {
       if (l !== undefined) resolve(l);
       else waiting.push(resolve);
     });
-  return { proc, line, exited };
+  return { proc, line, exited, logged };
 }
 
 const ns = (line: string): bigint => BigInt(line.split(' ')[1] ?? '0');
@@ -135,6 +150,60 @@ async function rss(s: Supervisor, env: Record<string, string> = {}): Promise<num
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** A pod whose container "dep" the kubelet (played here) marks ready; kubexit waits for it. */
+interface BirthPod {
+  k8s: Cluster;
+  ns: string;
+  env: Record<string, string | undefined>;
+}
+
+async function birthPod(): Promise<BirthPod | string> {
+  const started = await startCluster();
+  if (started.skip !== false) return started.skip;
+  const k8s = started.cluster;
+  const ns = await k8s.namespace('bench');
+  await k8s.createPod(ns, 'p', ['app', 'dep']);
+  await k8s.createServiceAccount(ns, 'app');
+  await k8s.grantPodReader(ns, 'app');
+  const saDir = k8s.serviceAccountDir(ns, await k8s.token(ns, 'app'));
+  const env = {
+    ...k8s.inPodEnv(saDir),
+    KUBEXIT_BIRTH_DEPS: 'dep',
+    KUBEXIT_POD_NAME: 'p',
+    KUBEXIT_NAMESPACE: ns,
+  };
+  return { k8s, ns, env };
+}
+
+/** The PATCH that makes the dependency ready is sent → the child runs. */
+async function birth(s: Supervisor, pod: BirthPod): Promise<number> {
+  await pod.k8s.setStatus(pod.ns, 'p', { app: { ready: false }, dep: { ready: false } });
+  const env = baseEnv({ KUBEXIT_INSTANT_LOGGING: 'true' });
+  const run = start([...s.argv, PROBE, 'start'], { ...env, ...pod.env });
+  await run.logged(/watching from resourceVersion/);
+  const t0 = process.hrtime.bigint();
+  await pod.k8s.setStatus(pod.ns, 'p', { app: { ready: false }, dep: { ready: true } });
+  const t1 = ns(await run.line());
+  await run.exited;
+  return ms(t1 - t0);
+}
+
+/** The same PATCH's own round trip: the floor under the birth reaction. */
+async function patchRoundTrip(pod: BirthPod): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await pod.k8s.setStatus(pod.ns, 'p', { app: { ready: false }, dep: { ready: true } });
+  return ms(process.hrtime.bigint() - t0);
+}
+
+/** Startup when the dependency is already ready: exec → child runs, one LIST in between. */
+async function startupBirth(s: Supervisor, pod: BirthPod): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const run = start([...s.argv, PROBE, 'start'], { ...baseEnv(), ...pod.env });
+  const t1 = ns(await run.line());
+  await run.exited;
+  return ms(t1 - t0);
+}
+
 async function sample(n: number, f: () => Promise<number>): Promise<number[]> {
   await f(); // warm the page cache
   const out: number[] = [];
@@ -160,6 +229,8 @@ async function main(): Promise<void> {
 
   const rows: string[][] = [];
   const results = new Map<string, Record<string, number[]>>();
+  const pod = RUNS.birth > 0 ? await birthPod() : 'BENCH_BIRTH_RUNS=0';
+  if (typeof pod === 'string') console.error(`birth dependencies not measured: ${pod}`);
   for (const s of list) {
     const r: Record<string, number[]> = {};
     r.startup = await sample(RUNS.startup, () => startup(s));
@@ -168,12 +239,18 @@ async function main(): Promise<void> {
     if (s.kubexit) {
       r.death = await sample(RUNS.death, () => death(s));
       r.rssDeath = await sample(RUNS.rss, () => rss(s, { KUBEXIT_DEATH_DEPS: 'main' }));
+      if (typeof pod !== 'string') {
+        r.birth = await sample(RUNS.birth, () => birth(s, pod));
+        r.patch = await sample(RUNS.birth, () => patchRoundTrip(pod));
+        await pod.k8s.setStatus(pod.ns, 'p', { app: { ready: false }, dep: { ready: true } });
+        r.startupBirth = await sample(RUNS.startup, () => startupBirth(s, pod));
+      }
     }
     results.set(s.name, r);
   }
   const base = baseline ? results.get(baseline.name) : undefined;
-  const ratio = (v: number, key: string): string => {
-    const b = base?.[key];
+  const ratio = (v: number, key: string, own?: Record<string, number[]>): string => {
+    const b = own?.[key] ?? base?.[key];
     return b ? `${(v / pct(b, 50)).toFixed(1)}×` : '—';
   };
   for (const s of list) {
@@ -187,21 +264,26 @@ async function main(): Promise<void> {
         `${f2(pct(v, 50))} ${unit}`,
         `${f2(pct(v, 90))}`,
         `${f2(pct(v, 99))}`,
-        s.kubexit ? ratio(pct(v, 50), baseKey) : '1×',
+        s.kubexit ? ratio(pct(v, 50), baseKey, baseKey === 'patch' ? r : undefined) : '1×',
       ]);
     };
     line('death reaction (Died → child SIGTERM)', 'death', 'forward', 'ms');
     line('signal forwarding (TERM → child)', 'forward', 'forward', 'ms');
+    line('birth reaction (PATCH ready sent → child runs)', 'birth', 'patch', 'ms');
+    line('the PATCH round trip alone (floor)', 'patch', 'patch', 'ms');
     line('startup (exec → child runs)', 'startup', 'startup', 'ms');
+    line('startup with a birth dep already ready', 'startupBirth', 'startup', 'ms');
     line('VmRSS, child running', 'rss', 'rss', 'MiB');
     line('VmRSS, with a death dependency', 'rssDeath', 'rss', 'MiB');
   }
-  console.log('| supervisor | measure | median | p90 | p99 | median vs tini |');
+  console.log('| supervisor | measure | median | p90 | p99 | median vs tini (birth: vs PATCH) |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
   console.log(
-    '\nDeath reaction is compared with tini forwarding a TERM: the nearest thing tini does.',
+    '\nDeath reaction is compared with tini forwarding a TERM: the nearest thing tini does;',
   );
+  console.log('birth reaction with the PATCH round trip measured in the same run.');
+  if (typeof pod !== 'string') pod.k8s.close();
 }
 
 await main();
