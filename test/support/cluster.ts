@@ -167,6 +167,7 @@ export class Cluster {
   readonly port: string;
   readonly caFile: string;
   readonly kubeconfig: string;
+  readonly kubectl: string;
   readonly nobodyToken: string;
   private readonly adminToken: string;
   private readonly ca: Buffer;
@@ -181,6 +182,7 @@ export class Cluster {
     this.port = vars.KUBEXIT_K8S_SERVICE_PORT;
     this.caFile = vars.KUBEXIT_K8S_CA;
     this.kubeconfig = vars.KUBECONFIG;
+    this.kubectl = vars.KUBEXIT_K8S_KUBECTL;
     this.nobodyToken = vars.KUBEXIT_K8S_NOBODY_TOKEN;
     this.adminToken = vars.KUBEXIT_K8S_ADMIN_TOKEN;
     this.ca = readFileSync(this.caFile);

@@ -1,0 +1,61 @@
+// Every example's manifests are accepted by a real kube-apiserver (server-side dry run: the
+// API's own validation, defaulting and admission, nothing created).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startCluster } from './support/cluster.js';
+import { ROOT } from './support/kubexit.js';
+
+const started = await startCluster();
+const EXAMPLES = join(ROOT, 'examples');
+const withManifests = readdirSync(EXAMPLES).filter((d) =>
+  existsSync(join(EXAMPLES, d, 'kustomization.yaml')),
+);
+
+function kubectl(args: string[]): Promise<{ code: number; out: string }> {
+  const k8s = started.cluster;
+  if (!k8s) throw new Error('no cluster');
+  return new Promise((resolve) => {
+    execFile(
+      k8s.kubectl,
+      args,
+      { env: { ...process.env, KUBECONFIG: k8s.kubeconfig } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
+    );
+  });
+}
+
+describe('examples apply to a real kube-apiserver', { skip: started.skip }, () => {
+  after(() => started.cluster?.close());
+
+  it('there are examples with manifests', () => {
+    assert.deepEqual(withManifests.sort(), ['client-server-job', 'cloudsql-proxy-job']);
+  });
+
+  for (const example of withManifests) {
+    it(`kubectl apply --dry-run=server -k examples/${example}`, async () => {
+      const k8s = started.cluster;
+      assert.ok(k8s);
+      const ns = await k8s.api('POST', '/api/v1/namespaces', {
+        metadata: { name: 'kubexit-example' },
+      });
+      assert.ok([201, 409].includes(ns.status), `namespace: ${ns.status}`);
+      const { code, out } = await kubectl([
+        'apply',
+        '--dry-run=server',
+        '-k',
+        join(EXAMPLES, example),
+      ]);
+      assert.equal(code, 0, out);
+      for (const kind of ['serviceaccount', 'role', 'rolebinding', 'job']) {
+        assert.match(
+          out,
+          new RegExp(`^${kind}[./][^ ]+ (created|configured) \\(server dry run\\)$`, 'm'),
+        );
+      }
+    });
+  }
+});
