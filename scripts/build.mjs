@@ -6,7 +6,9 @@ import { chmodSync, readFileSync, rmSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
-rmSync('dist', { recursive: true, force: true });
+// dist/bin (npm run package) is left alone: it takes longer to make.
+rmSync('dist/kubexit.js', { force: true });
+rmSync('dist/chunks', { recursive: true, force: true });
 await build({
   entryPoints: { kubexit: 'src/main.ts' },
   outdir: 'dist',

@@ -34,7 +34,14 @@ export function startChild(command: readonly string[]): Promise<Child> {
     });
   });
   return new Promise<Child>((resolve, reject) => {
-    proc.once('error', reject); // exec failed: 'spawn' never comes
+    proc.once('error', (err: NodeJS.ErrnoException) => {
+      // exec failed: 'spawn' never comes. Bun words the message its own way; say it as Node
+      // does ("spawn <file> ENOENT") whichever runtime runs us.
+      if (err.syscall !== undefined && err.code !== undefined) {
+        err.message = `${err.syscall} ${err.code}`;
+      }
+      reject(err);
+    });
     proc.once('spawn', () => {
       const pid = proc.pid as number;
       resolve({

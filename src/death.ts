@@ -8,6 +8,9 @@ import type { Trace } from './log.js';
 import { isDead, parseCanonical, tombstoneJson, type Tombstone } from './tombstone.js';
 
 type Parse = (text: string) => Tombstone;
+
+const RECHECK_CHANGED = process.versions.bun !== undefined;
+const RECHECK_CHANGED_MS = 50;
 let parseYaml: Parse | undefined;
 
 export interface Death {
@@ -73,6 +76,20 @@ export function watchDeaths(
     trace.event(`${where}: done`);
   };
 
+  // Bun's fs.watch drops a change event that closely follows another of the same file (a Go
+  // kubexit's truncate-then-write right after its Born write): under Bun, read a changed
+  // tombstone once more a moment after its last event, so that its last write is not missed.
+  const rechecks = new Map<string, NodeJS.Timeout>();
+  const recheck = (name: string): void => {
+    if (!RECHECK_CHANGED || done) return;
+    clearTimeout(rechecks.get(name));
+    const timer = setTimeout(() => {
+      rechecks.delete(name);
+      check(name);
+    }, RECHECK_CHANGED_MS);
+    rechecks.set(name, timer.unref());
+  };
+
   const scan = (): void => {
     for (const name of wanted) check(name);
   };
@@ -82,6 +99,7 @@ export function watchDeaths(
     if (isTempName(name)) return;
     if (!wanted.has(name)) return trace.event(`Ignore tombstone ${name}`);
     check(name);
+    recheck(name);
   };
 
   const start = (): void => {

@@ -17,6 +17,7 @@ const version = typeof KUBEXIT_VERSION === 'string' ? KUBEXIT_VERSION : 'dev';
 const HELP = `kubexit ${version}: supervise one command in a Kubernetes pod's container.
 
 Usage: kubexit <command> [args…]     (also: kubexit --help, kubexit --version)
+       kubexit install <dir>        copy this executable (and what it needs) to <dir>/kubexit
 
 Configured by environment variables only:
   KUBEXIT_NAME             this container's tombstone name (required)
@@ -39,6 +40,7 @@ started; 127 not found; 126 not executable; 2 bad configuration; 1 kubexit faile
 async function main(argv: string[]): Promise<number> {
   if (argv.length === 1 && argv[0] === '--version') return print(`kubexit ${version}\n`);
   if (argv.length === 1 && argv[0] === '--help') return print(HELP);
+  if (argv.length === 2 && argv[0] === 'install') return installInto(argv[1] as string);
 
   const log = new Log();
   let config: Config;
@@ -108,6 +110,18 @@ function report(log: Log, config: Config, outcome: Outcome): void {
         const signal = outcome.kind === 'killed' ? outcome.signal : undefined;
         log.summary('supervising proceed successfully', { exit_code, signal });
       }
+  }
+}
+
+/** `kubexit install <dir>`: the executable (and its loader and libraries) into a volume. */
+async function installInto(dir: string): Promise<number> {
+  const { install } = await import('./install.js');
+  try {
+    const { executable, libraries } = install(dir);
+    return print(`installed ${executable} with ${libraries.join(', ')}\n`);
+  } catch (err) {
+    new Log().errorLine('install failed', { error: (err as Error).message, exit_code: 1 });
+    return 1;
   }
 }
 

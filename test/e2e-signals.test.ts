@@ -7,10 +7,16 @@ import { FIXTURES, kubexit, traceEvents } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 
 const RECORDER = join(FIXTURES, 'recorder.mjs');
+// The Bun executable cannot catch these: Bun's process.on() ignores them and its runtime keeps
+// SIGPWR for itself (a SIGSTKFLT ends it). Documented as a limitation of the executables.
+const UNCATCHABLE_IN_EXECUTABLE: ReadonlySet<string> = new Set(['SIGPWR', 'SIGSTKFLT']);
+const executable = process.env.KUBEXIT_BIN !== undefined && process.env.KUBEXIT_BIN !== '';
+const catchable = (sig: string): boolean => !executable || !UNCATCHABLE_IN_EXECUTABLE.has(sig);
 
 describe('signals', () => {
   for (const sig of CAUGHT) {
-    it(`forwards ${sig}`, async () => {
+    const skip = catchable(sig) ? false : 'the Bun executable cannot catch it';
+    it(`forwards ${sig}`, { skip }, async () => {
       const run = kubexit([process.execPath, RECORDER, '--exit-on', sig], {
         KUBEXIT_NAME: 'app',
         KUBEXIT_GRAVEYARD: tempDir(),
@@ -28,7 +34,7 @@ describe('signals', () => {
     // Not CONT with the stop signals: the kernel itself drops a pending stop signal when CONT
     // is sent and a pending CONT when a stop signal is (signal(7)); each is tested alone above.
     const jobControl = ['SIGTERM', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'];
-    const burst = CAUGHT.filter((s) => !jobControl.includes(s));
+    const burst = CAUGHT.filter((s) => !jobControl.includes(s) && catchable(s));
     const run = kubexit([process.execPath, RECORDER, '--exit-on', 'SIGTERM'], {
       KUBEXIT_NAME: 'app',
       KUBEXIT_GRAVEYARD: tempDir(),
