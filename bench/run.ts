@@ -141,13 +141,17 @@ async function death(s: Supervisor): Promise<number> {
   return ms(t1 - t0);
 }
 
-async function rss(s: Supervisor, env: Record<string, string> = {}): Promise<number> {
+async function rss(
+  s: Supervisor,
+  env: Record<string, string> = {},
+  field = 'VmRSS',
+): Promise<number> {
   const run = start([...s.argv, PROBE, 'term'], baseEnv(env));
   await run.line(); // the child runs: the supervisor is done starting up
   const status = readFileSync(`/proc/${run.proc.pid}/status`, 'utf8');
   run.proc.kill('SIGTERM');
   await run.exited;
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
 }
 
 /** A pod whose container "dep" the kubelet (played here) marks ready; kubexit waits for it. */
@@ -236,6 +240,7 @@ async function main(): Promise<void> {
     r.startup = await sample(RUNS.startup, () => startup(s));
     r.forward = await sample(RUNS.forward, () => forward(s));
     r.rss = await sample(RUNS.rss, () => rss(s));
+    r.anon = await sample(RUNS.rss, () => rss(s, {}, 'RssAnon'));
     if (s.kubexit) {
       r.death = await sample(RUNS.death, () => death(s));
       r.rssDeath = await sample(RUNS.rss, () => rss(s, { KUBEXIT_DEATH_DEPS: 'main' }));
@@ -274,6 +279,7 @@ async function main(): Promise<void> {
     line('startup (exec → child runs)', 'startup', 'startup', 'ms');
     line('startup with a birth dep already ready', 'startupBirth', 'startup', 'ms');
     line('VmRSS, child running', 'rss', 'rss', 'MiB');
+    line('RssAnon (private memory), child running', 'anon', 'anon', 'MiB');
     line('VmRSS, with a death dependency', 'rssDeath', 'rss', 'MiB');
   }
   console.log('| supervisor | measure | median | p90 | p99 | median vs tini (birth: vs PATCH) |');
