@@ -1,0 +1,53 @@
+#!/bin/sh
+# Lays out the root of kubexit's image: the one place that decides what the image holds, used by
+# the Dockerfile (in a target-platform stage) and by scripts/image.sh (no container engine).
+#
+#   image-root.sh <amd64|arm64> <executable> <rootfs> [runner…]
+#
+# The image runs in no base at all (FROM scratch), so it carries the glibc the executable needs:
+#   /usr/local/bin/kubexit   the packaged executable, unmodified (interpreter: the system loader)
+#   /lib/<soname>            the libraries it loads, where glibc's loader looks without a cache
+#   /lib64/ld-linux-x86-64.so.2 -> ../lib/…   (amd64; on arm64 the loader is /lib/… already)
+# The init container runs `/usr/local/bin/kubexit install /kubexit` with the pod's volume at
+# /kubexit; nothing in the image is at /kubexit, so the volume hides nothing the image needs.
+# Why not the installed folder (kubexit + ld + lib) itself: its executable points at /kubexit/ld
+# and cannot install itself again, and the volume mounted at /kubexit would hide it.
+#
+# Which libraries: exactly those `kubexit install` copies, i.e. those the executable has mapped
+# when it runs here. The runner (e.g. `qemu-aarch64-static -L <arm64 root>`) runs an executable
+# built for another platform; the libraries then come from that root.
+set -eu
+if [ $# -lt 3 ]; then
+  echo "usage: $0 <amd64|arm64> <executable> <rootfs> [runner…]" >&2
+  exit 2
+fi
+arch=$1 exe=$2 rootfs=$3
+shift 3
+case $arch in
+  amd64) loader=/lib64/ld-linux-x86-64.so.2 ;;
+  arm64) loader=/lib/ld-linux-aarch64.so.1 ;;
+  *)
+    echo "$0: no image layout for $arch" >&2
+    exit 2
+    ;;
+esac
+soname=${loader##*/}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$@" "$exe" install "$work/installed" >&2
+if [ ! -f "$work/installed/lib/$soname" ]; then
+  echo "$0: $exe did not load $soname: not a glibc $arch executable?" >&2
+  exit 1
+fi
+
+rm -rf "$rootfs"
+mkdir -p "$rootfs/usr/local/bin" "$rootfs/lib"
+cp "$exe" "$rootfs/usr/local/bin/kubexit"
+cp "$work/installed/lib/"* "$rootfs/lib/"
+if [ "${loader%/*}" != /lib ]; then
+  mkdir -p "$rootfs${loader%/*}"
+  ln -s "../lib/$soname" "$rootfs$loader"
+fi
+chmod -R u=rwX,go=rX "$rootfs"
+chmod 0755 "$rootfs/usr/local/bin/kubexit" "$rootfs/lib/"*
