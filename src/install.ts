@@ -211,6 +211,8 @@ export function readElf(path: string): Elf {
  */
 export function pointAt(path: string, loader: string, libraries: string): void {
   const elf = readElf(path);
+  // An installed copy installing itself again (a second init container, say): already pointed.
+  if (elf.interp === loader && elf.dynamic.has(DT_RUNPATH)) return;
   const room = elf.interpSegment;
   const debug = elf.dynamic.get(DT_DEBUG);
   if (room === undefined || elf.strtab === undefined) {

@@ -2,7 +2,7 @@
 // Bun cannot start without /proc. A static busybox in the root is the supervised child; it
 // dies with 3 and the tombstone in the root's graveyard must say so.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { readElf } from '../src/install.js';
@@ -65,6 +65,28 @@ describe('in minimal roots (chroot)', { skip }, () => {
       supervisesIn(root, installed, '/kubexit/kubexit');
     });
   }
+
+  it('empty: an installed copy installs itself again, byte for byte', () => {
+    const dir = rootPath('empty');
+    const again = `again-${Math.random().toString(36).slice(2, 8)}`;
+    const mounts: (() => void)[] = [];
+    try {
+      mounts.push(mount(['-t', 'proc', 'proc'], join(dir, 'proc')));
+      mkdirSync(join(dir, 'kubexit'), { recursive: true });
+      mounts.push(mount(['--bind', installed], join(dir, 'kubexit')));
+      const r = chroot(dir, ['/kubexit/kubexit', 'install', `/${again}`]);
+      assert.equal(r.code, 0, r.stderr);
+      for (const file of ['kubexit', 'ld', 'lib/libc.so.6']) {
+        assert.ok(
+          readFileSync(join(dir, again, file)).equals(readFileSync(join(installed, file))),
+          file,
+        );
+      }
+    } finally {
+      for (const unmount of mounts.reverse()) unmount();
+      rmSync(join(dir, again), { recursive: true, force: true });
+    }
+  });
 
   for (const root of ['glibc', 'minbase'] as const) {
     it(`${root}: the x64 executable as built runs with the root's own glibc`, () => {
