@@ -22,6 +22,12 @@ export interface Exit {
   logs: Record<string, unknown>[];
 }
 
+/** Runs still going when a test file ends (a failed or timed-out test): killed, not leaked. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const proc of live) proc.kill('SIGKILL');
+});
+
 export class Run {
   readonly proc: ChildProcess;
   readonly exited: Promise<Exit>;
@@ -50,8 +56,10 @@ export class Run {
       this.stderrText += d;
       this.check();
     });
+    live.add(this.proc);
     this.exited = new Promise((resolve) => {
       this.proc.once('close', (code, signal) => {
+        live.delete(this.proc);
         resolve({
           code,
           signal,
