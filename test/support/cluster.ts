@@ -45,7 +45,8 @@ export async function privateInstance(name: string, apiserverArgs?: string) {
   };
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that is free now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

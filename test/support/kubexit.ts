@@ -22,10 +22,10 @@ export interface Exit {
   logs: Record<string, unknown>[];
 }
 
-/** Runs still going when a test file ends (a failed or timed-out test): killed, not leaked. */
+/** Runs still going when a test file ends (a failed or timed-out test): TERMed, not leaked. */
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
-  for (const proc of live) proc.kill('SIGKILL');
+  for (const proc of live) proc.kill('SIGTERM'); // kubexit passes it on to its child
 });
 
 export class Run {
