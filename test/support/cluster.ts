@@ -219,7 +219,11 @@ export class Cluster {
         headers: {
           Authorization: `Bearer ${this.adminToken}`,
           Accept: 'application/json',
-          ...(data === undefined ? {} : { 'Content-Type': contentType }),
+          // Content-Length always: Node does not chunk a DELETE's body, and an unannounced body
+          // would be read as the start of the next request on this kept-alive connection.
+          ...(data === undefined
+            ? {}
+            : { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(data) }),
         },
       });
       req.on('error', reject);
