@@ -29,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { readElf } from '../../src/install.js';
 import type { Cluster } from './cluster.js';
-import { parseLines, ROOT } from './kubexit.js';
+import { parseLines, ROOT, type Exit } from './kubexit.js';
 import { executable, missing, needExecutables, ROOTS_DIR } from './roots.js';
 import { tempDir } from './temp.js';
 
@@ -152,14 +152,8 @@ export interface Mount {
   readOnly?: boolean;
 }
 
-export interface ContainerExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** kubexit's JSON log lines. */
-  logs: Record<string, unknown>[];
-}
+/** How a container ended: the same shape as a kubexit run's. */
+export type ContainerExit = Exit;
 
 // Runs as PID 1 of the new PID namespace, inside the new mount namespace (private propagation,
 // so nothing here is seen by the host), then execs the entrypoint through chroot: the
