@@ -28,9 +28,10 @@ process.on('exit', () => {
   for (const proc of live) proc.kill('SIGTERM'); // kubexit passes it on to its child
 });
 
-export class Run {
-  readonly proc: ChildProcess;
+/** A spawned process whose output tests wait on, event by event, and how it ended. */
+export class Watched {
   readonly exited: Promise<Exit>;
+  running = true;
   private stdoutText = '';
   private stderrText = '';
   private readonly waiters: {
@@ -39,27 +40,18 @@ export class Run {
     resolve: (m: RegExpMatchArray) => void;
   }[] = [];
 
-  constructor(args: readonly string[], env: Record<string, string | undefined>) {
-    const [file, pre] = command();
-    const base = Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !k.startsWith('KUBEXIT_')),
-    );
-    this.proc = spawn(file, [...pre, ...args], {
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
+  constructor(readonly proc: ChildProcess) {
+    proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
       this.stdoutText += d;
       this.check();
     });
-    this.proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
       this.stderrText += d;
       this.check();
     });
-    live.add(this.proc);
     this.exited = new Promise((resolve) => {
-      this.proc.once('close', (code, signal) => {
-        live.delete(this.proc);
+      proc.once('close', (code, signal) => {
+        this.running = false;
         resolve({
           code,
           signal,
@@ -71,16 +63,12 @@ export class Run {
     });
   }
 
-  get pid(): number {
-    return this.proc.pid as number;
-  }
-
-  /** Resolves when the child's output (kubexit's stdout) matches. */
+  /** Resolves when stdout (the child's output, for kubexit) matches. */
   stdout(pattern: RegExp): Promise<RegExpMatchArray> {
     return this.waitFor('stdout', pattern);
   }
 
-  /** Resolves when kubexit's logs (and the child's stderr) match. */
+  /** Resolves when stderr (kubexit's logs, and the child's stderr) matches. */
   stderr(pattern: RegExp): Promise<RegExpMatchArray> {
     return this.waitFor('stderr', pattern);
   }
@@ -92,10 +80,6 @@ export class Run {
     });
   }
 
-  kill(sig: NodeJS.Signals): void {
-    process.kill(this.pid, sig);
-  }
-
   private check(): void {
     for (const w of [...this.waiters]) {
       const m = (w.stream === 'stdout' ? this.stdoutText : this.stderrText).match(w.pattern);
@@ -104,6 +88,32 @@ export class Run {
         w.resolve(m);
       }
     }
+  }
+}
+
+/** kubexit as a real process. */
+export class Run extends Watched {
+  constructor(args: readonly string[], env: Record<string, string | undefined>) {
+    const [file, pre] = command();
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('KUBEXIT_')),
+    );
+    super(
+      spawn(file, [...pre, ...args], {
+        env: { ...base, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    live.add(this.proc);
+    void this.exited.then(() => live.delete(this.proc));
+  }
+
+  get pid(): number {
+    return this.proc.pid as number;
+  }
+
+  kill(sig: NodeJS.Signals): void {
+    process.kill(this.pid, sig);
   }
 }
 

@@ -29,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { readElf } from '../../src/install.js';
 import type { Cluster } from './cluster.js';
-import { parseLines, ROOT, type Exit } from './kubexit.js';
+import { ROOT, Watched, type Exit } from './kubexit.js';
 import { executable, missing, needExecutables, ROOTS_DIR } from './roots.js';
 import { tempDir } from './temp.js';
 
@@ -180,19 +180,10 @@ done
 exec "$chroot" "$root" "$@"
 `;
 
-export class ContainerProcess {
-  readonly proc: ChildProcess;
+/** A container: a process in new PID and mount namespaces, as startContainer() makes it. */
+export class ContainerProcess extends Watched {
   /** The host's pid of the container's PID 1; rejects if the container ends before it runs. */
   readonly pid: Promise<number>;
-  readonly exited: Promise<ContainerExit>;
-  running = true;
-  private stdoutText = '';
-  private stderrText = '';
-  private readonly waiters: {
-    stream: 'stdout' | 'stderr';
-    pattern: RegExp;
-    resolve: (m: RegExpMatchArray) => void;
-  }[] = [];
 
   constructor(
     readonly name: string,
@@ -201,57 +192,7 @@ export class ContainerProcess {
     env: Record<string, string>,
     mounts: Mount[],
   ) {
-    mkdirSync(join(root, 'proc'), { recursive: true });
-    mkdirSync(join(root, 'dev'), { recursive: true });
-    for (const m of mounts) {
-      const target = join(root, m.target);
-      if (statSync(m.source).isDirectory()) {
-        mkdirSync(target, { recursive: true });
-      } else if (!existsSync(target)) {
-        mkdirSync(dirname(target), { recursive: true });
-        closeSync(openSync(target, 'a'));
-      }
-    }
-    this.proc = spawn(
-      UNSHARE as string,
-      [
-        '--pid',
-        '--mount',
-        '--fork',
-        '--kill-child', // if unshare dies, so does the container
-        '/bin/sh',
-        '-c',
-        SETUP,
-        'container-setup',
-        MOUNT as string,
-        CHROOT as string,
-        root,
-        String(mounts.length),
-        ...mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
-        ...argv,
-      ],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.proc.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      this.stdoutText += d;
-      this.check();
-    });
-    this.proc.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      this.stderrText += d;
-      this.check();
-    });
-    this.exited = new Promise((resolve) => {
-      this.proc.once('close', (code, signal) => {
-        this.running = false;
-        resolve({
-          code,
-          signal,
-          stdout: this.stdoutText,
-          stderr: this.stderrText,
-          logs: parseLines(this.stderrText),
-        });
-      });
-    });
+    super(startContainer(root, argv, env, mounts));
     this.pid = Promise.race([
       this.stderr(/^container: host pid (\d+)$/m).then((m) => Number(m[1])),
       this.exited.then((exit) => {
@@ -259,16 +200,6 @@ export class ContainerProcess {
       }),
     ]);
     this.pid.catch(() => undefined); // the kubelet reports it
-  }
-
-  /** Resolves when the container's stdout matches. */
-  stdout(pattern: RegExp): Promise<RegExpMatchArray> {
-    return this.waitFor('stdout', pattern);
-  }
-
-  /** Resolves when the container's stderr (kubexit's logs) matches. */
-  stderr(pattern: RegExp): Promise<RegExpMatchArray> {
-    return this.waitFor('stderr', pattern);
   }
 
   /** Like stderr(), but rejects when the container ends first, so a test fails, not hangs. */
@@ -282,23 +213,45 @@ export class ContainerProcess {
       }),
     ]);
   }
+}
 
-  private waitFor(stream: 'stdout' | 'stderr', pattern: RegExp): Promise<RegExpMatchArray> {
-    return new Promise((resolve) => {
-      this.waiters.push({ stream, pattern, resolve });
-      this.check();
-    });
-  }
-
-  private check(): void {
-    for (const w of [...this.waiters]) {
-      const m = (w.stream === 'stdout' ? this.stdoutText : this.stderrText).match(w.pattern);
-      if (m) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
+function startContainer(
+  root: string,
+  argv: string[],
+  env: Record<string, string>,
+  mounts: Mount[],
+): ChildProcess {
+  mkdirSync(join(root, 'proc'), { recursive: true });
+  mkdirSync(join(root, 'dev'), { recursive: true });
+  for (const m of mounts) {
+    const target = join(root, m.target);
+    if (statSync(m.source).isDirectory()) {
+      mkdirSync(target, { recursive: true });
+    } else if (!existsSync(target)) {
+      mkdirSync(dirname(target), { recursive: true });
+      closeSync(openSync(target, 'a'));
     }
   }
+  return spawn(
+    UNSHARE as string,
+    [
+      '--pid',
+      '--mount',
+      '--fork',
+      '--kill-child', // if unshare dies, so does the container
+      '/bin/sh',
+      '-c',
+      SETUP,
+      'container-setup',
+      MOUNT as string,
+      CHROOT as string,
+      root,
+      String(mounts.length),
+      ...mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
+      ...argv,
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
 }
 
 /** The kernel's view of a process: its pids from the host's namespace inward, caught signals. */
