@@ -50,7 +50,10 @@ export function parseDuration(text: string): bigint {
     let value = BigInt(whole === '' ? '0' : whole) * scale;
     if (frac !== '') value += (BigInt(frac) * scale) / 10n ** BigInt(frac.length);
     total += value;
-    if (total > MAX_NS) throw new DurationSyntaxError(`invalid duration ${JSON.stringify(text)}`);
+    // Go allows one more on the negative side: -2562047h47m16.854775808s is the least int64.
+    if (total > MAX_NS + (negative ? 1n : 0n)) {
+      throw new DurationSyntaxError(`invalid duration ${JSON.stringify(text)}`);
+    }
   }
   return negative ? -total : total;
 }
