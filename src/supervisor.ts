@@ -86,7 +86,7 @@ export async function supervise(
     const deathTrace = log.trace('death graveyard watcher');
     try {
       const { watchDeaths } = await import('./death.js');
-      graveyard.ensure();
+      // The folder exists: step 0 wrote into it.
       deaths = watchDeaths(graveyard, config.deathDeps, deathTrace, ({ name }) => {
         const cause: StopCause = { kind: 'death', name };
         if (!child) return stopBeforeStart(cause);
