@@ -55,7 +55,7 @@ export async function supervise(
       log.errorLine('tombstone not written', {
         ...fieldsOf(err),
         error: (err as Error).message,
-        consequence: `dependents of ${config.name} (KUBEXIT_DEATH_DEPS) will not see it end`,
+        consequence: `the tombstone keeps its last content: dependents with ${config.name} in KUBEXIT_DEATH_DEPS will not see this end`,
         exit_code: exitCodeOf(outcome),
       });
     }
