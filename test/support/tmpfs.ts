@@ -38,7 +38,11 @@ export class Tmpfs {
   unmount(): void {
     if (!this.mounted) return;
     this.mounted = false;
-    execFileSync('umount', [this.dir]);
+    try {
+      execFileSync('umount', [this.dir]);
+    } catch {
+      execFileSync('umount', ['--lazy', this.dir]); // a failed test's process still in it
+    }
     rmSync(this.dir, { recursive: true });
   }
 }
