@@ -99,6 +99,8 @@ describe('a graveyard that fills up (tmpfs with a size limit)', { skip: NOT_ROOT
       KUBERNETES_SERVICE_PORT: '1',
     });
     await app.stderr(/Watching pod pod updates/);
+    const waiting = readFileSync(join(fs.dir, 'app'), 'utf8');
+    assert.equal(waiting, '{}\n', "while waiting: Go's empty tombstone, read as alive");
     fs.fill();
     app.kill('SIGTERM');
 
