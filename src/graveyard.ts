@@ -1,20 +1,10 @@
 // The graveyard: the folder shared by a pod's containers, one tombstone file per container.
-import {
-  closeSync,
-  constants,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  watch,
-  writeSync,
-  type FSWatcher,
-} from 'node:fs';
+import { mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { rfc3339Nano } from './clock.js';
 import type { Trace } from './log.js';
 import { formatTombstone, type Tombstone } from './tombstone.js';
+import { writeTombstoneFile } from './tombstone-write.js';
 
 /** Temporary files of atomic writes; watchers skip them (Go's skip them too: not a dep name). */
 const TEMP = /^\.kubexit-[0-9a-z]+\.tmp$/;
@@ -36,43 +26,11 @@ export class Graveyard {
   }
 
   /**
-   * Atomic: readers see the old file or the new one, never a partial one. A symlink planted at
-   * the tombstone path is replaced, not followed (rename does not follow; O_EXCL refuses one
-   * at the temp path). No fsync: an emptyDir does not outlive the pod, let alone the node.
+   * Atomic when it can be, else in place over the file already there (a full volume): see
+   * tombstone-write.ts. Throws a TombstoneWriteError, with the path, the errno and a hint.
    */
   write(name: string, tombstone: Tombstone): void {
-    this.ensure();
-    const bytes = formatTombstone(tombstone);
-    for (;;) {
-      const temp = join(this.dir, `.kubexit-${Math.random().toString(36).slice(2, 12)}.tmp`);
-      let fd: number;
-      try {
-        fd = openSync(
-          temp,
-          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-          0o666,
-        );
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue; // another writer's name
-        throw err;
-      }
-      try {
-        try {
-          writeSync(fd, bytes);
-        } finally {
-          closeSync(fd);
-        }
-        renameSync(temp, this.pathOf(name));
-      } catch (err) {
-        try {
-          unlinkSync(temp);
-        } catch {
-          // the write error is the one to report
-        }
-        throw err;
-      }
-      return;
-    }
+    writeTombstoneFile(this.dir, name, formatTombstone(tombstone));
   }
 
   /** The raw tombstone, or undefined when there is none yet. */
@@ -103,6 +61,15 @@ export class OwnTombstone {
 
   get path(): string {
     return this.graveyard.pathOf(this.name);
+  }
+
+  /**
+   * Before anything else: proves the tombstone can be written, and keeps its place (a block, a
+   * tmpfs page) for Died on a volume that fills up later. Writes `{}\n`, Go's empty tombstone,
+   * which every reader takes for a living container, as it does a missing file.
+   */
+  reserve(): void {
+    this.graveyard.write(this.name, this.state);
   }
 
   born(): void {

@@ -6,7 +6,7 @@ import { Graveyard, OwnTombstone } from './graveyard.js';
 import { Log } from './log.js';
 import { exitCodeOf, type Outcome } from './outcome.js';
 import { SignalTrap } from './signals.js';
-import { supervise } from './supervisor.js';
+import { fieldsOf, supervise } from './supervisor.js';
 
 // Before anything else: from here on no signal is fatal to kubexit or lost.
 const signals = new SignalTrap();
@@ -95,6 +95,8 @@ function report(log: Log, config: Config, outcome: Outcome): void {
   const exit_code = exitCodeOf(outcome);
   switch (outcome.kind) {
     case 'failed':
+      // A tombstone that cannot be written: its path, errno and a hint, as fields of their own.
+      return log.error(outcome.error, { ...fieldsOf(outcome.error.cause), exit_code });
     case 'usage':
     case 'cannot-run':
       return log.error(outcome.error, { exit_code });

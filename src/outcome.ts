@@ -17,7 +17,8 @@ export type Outcome =
   | { kind: 'cannot-run'; error: NodeJS.ErrnoException }
   /** Bad configuration or no command. */
   | { kind: 'usage'; error: Error }
-  /** kubexit itself failed: a tombstone write, the birth wait, the API. */
+  /** kubexit itself failed: the tombstone check before the start, Born, the birth wait, the API.
+   * (A Died that cannot be written is logged; it does not change the outcome.) */
   | { kind: 'failed'; error: Error };
 
 export const EXIT_FAILURE = 1;

@@ -9,6 +9,7 @@ import type { Log } from './log.js';
 import { exitCodeOf, type Outcome, type StopCause } from './outcome.js';
 import { goSignalName, STOPS_START, type SignalTrap } from './signals.js';
 import { after } from './timers.js';
+import { TombstoneWriteError } from './tombstone-write.js';
 
 /** What the supervisor needs from the outside world; each part is small and replaceable. */
 export interface Services {
@@ -45,20 +46,30 @@ export async function supervise(
     trace.event(`Received signal: ${goSignalName(sig)}`);
   });
 
+  // A tombstone that cannot be written never changes the exit code (the child's, when it ran):
+  // it costs the dependents their news, so it is said loudly, in a line of its own.
   const ending = (outcome: Outcome): Outcome => {
     try {
       tombstone.died(exitCodeOf(outcome));
-      return outcome;
     } catch (err) {
-      const error = wrap('failed to update tombstone', err);
-      if (outcome.kind !== 'failed') return { kind: 'failed', error };
-      // Keep the first failure in front: it is the cause.
-      outcome.error.message += `; then ${error.message}`;
-      return outcome;
+      log.errorLine('tombstone not written', {
+        ...fieldsOf(err),
+        error: (err as Error).message,
+        consequence: `the tombstone keeps its last content: dependents with ${config.name} in KUBEXIT_DEATH_DEPS will not see this end`,
+        exit_code: exitCodeOf(outcome),
+      });
     }
+    return outcome;
   };
 
-  // 1. Deaths: watch before anything else, so no death is missed.
+  // 0. Our tombstone: know that it can be written before anything runs, and hold its place.
+  try {
+    tombstone.reserve();
+  } catch (err) {
+    return { kind: 'failed', error: wrap('child not started: tombstone not writable', err) };
+  }
+
+  // 1. Deaths: watch before the wait and the start, so no death is missed.
   let cancelKill: (() => void) | undefined;
   const terminate = (running: Child): void => {
     running.signal('SIGTERM');
@@ -75,7 +86,7 @@ export async function supervise(
     const deathTrace = log.trace('death graveyard watcher');
     try {
       const { watchDeaths } = await import('./death.js');
-      graveyard.ensure();
+      // The folder exists: step 0 wrote into it.
       deaths = watchDeaths(graveyard, config.deathDeps, deathTrace, ({ name }) => {
         const cause: StopCause = { kind: 'death', name };
         if (!child) return stopBeforeStart(cause);
@@ -136,6 +147,11 @@ export async function supervise(
       ? { kind: 'exited', code: exit.code, cause: stop }
       : { kind: 'killed', signal: exit.signal, cause: stop },
   );
+}
+
+/** The tombstone path, errno and hint of a TombstoneWriteError, for its log line. */
+export function fieldsOf(err: unknown): Record<string, string> {
+  return err instanceof TombstoneWriteError ? err.fields : {};
 }
 
 function wrap(message: string, err: unknown): Error {

@@ -36,6 +36,7 @@ const CANONICAL = new RegExp(
  * death path stays fast and light. Anything else returns undefined: ask parseTombstone.
  */
 export function parseCanonical(text: string): Tombstone | undefined {
+  if (text === '{}\n') return {}; // Go's empty tombstone, our placeholder until Born
   const m = CANONICAL.exec(text);
   if (!m) return undefined;
   const t: Tombstone = {};

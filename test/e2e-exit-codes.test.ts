@@ -73,7 +73,7 @@ describe('exit codes (kubexit exits with what its tombstone says)', () => {
     assert.equal(tombstone?.match(GO_NEVER_BORN)?.[1], '2');
   });
 
-  it('kubexit cannot write its tombstone → 1, and the child is stopped', async () => {
+  it('kubexit cannot write its tombstone → 1, and the child is never started', async () => {
     const file = join(tempDir(), 'not-a-folder');
     writeFileSync(file, '');
     const marker = join(tempDir(), 'finished');
@@ -83,6 +83,6 @@ describe('exit codes (kubexit exits with what its tombstone says)', () => {
     }).exited;
     assert.equal(exit.code, 1);
     assert.equal(existsSync(marker), false);
-    assert.match(String(exit.logs.at(-1)?.error), /failed to create tombstone/);
+    assert.match(String(exit.logs.at(-1)?.error), /child not started: tombstone not writable/);
   });
 });
