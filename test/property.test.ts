@@ -11,7 +11,7 @@ import { parseTombstone, TombstoneSyntaxError } from '../src/tombstone-parse.js'
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);
-const RUNS = { numRuns: 1000 };
+const RUNS = { numRuns: Number(process.env.PROPERTY_RUNS ?? 1000) };
 
 /** Text with everything a hostile value may hold: any code unit, control characters, lone surrogates. */
 const anyText = fc.oneof(
