@@ -120,7 +120,13 @@ export function parseConfig(env: Env): Config {
 
   const verbose = env.KUBEXIT_VERBOSE_LEVEL ?? '';
   const level = verbose === '' ? 0n : parseGoInt(verbose);
-  if (level === undefined) fail('KUBEXIT_VERBOSE_LEVEL', INT_FORM);
+  if (level === undefined) {
+    fail(
+      'KUBEXIT_VERBOSE_LEVEL',
+      INT_FORM,
+      /^[+-]?\d+$/.test(verbose) ? 'out of range' : undefined,
+    );
+  }
   // Only its sign matters: a Number is enough, even when it rounds.
   const verboseLevel = Number(level);
 
@@ -216,7 +222,7 @@ export function parseGoInt(s: string): bigint | undefined {
   return n < INT64_MIN || n > INT64_MAX ? undefined : n;
 }
 
-export const COMMAND_FORM = 'a program name (looked up on PATH) or a path to one, not empty';
+export const COMMAND_FORM = 'a program name (looked up on PATH) or a path to one';
 
 /** The command line: the program kubexit runs. None at all is told apart ("no arguments"). */
 export function commandProblem(argv: readonly string[]): string | undefined {

@@ -70,7 +70,9 @@ async function main(argv: string[]): Promise<number> {
   log.setInstant(config.instantLogging);
   log.info('kubexit initialized', { config: configFields(config) });
   if (argv.length === 0) {
-    return refuse(log, 'no arguments found', new Error('no command to run'), config);
+    return refuse(log, 'no arguments found', new Error('no command to run'), config, {
+      expected: COMMAND_FORM,
+    });
   }
   const wrong = commandProblem(argv);
   if (wrong !== undefined) {
