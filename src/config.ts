@@ -2,6 +2,7 @@
 // value becomes one ConfigError naming the variable, the value and the form expected.
 import { posix } from 'node:path';
 import { DurationSyntaxError, parseDuration } from './duration.js';
+import { isTempName } from './graveyard.js';
 
 export interface Config {
   name: string;
@@ -29,89 +30,116 @@ export class ConfigError extends Error {
     readonly expected: string,
     /** What was read before the bad variable: enough, perhaps, to write our tombstone. */
     readonly partial: { name?: string; graveyard?: string },
+    /** What exactly is wrong, when the expected form alone doesn't make it obvious. */
+    readonly problem?: string,
   ) {
     super(
       value === undefined
         ? `${variable} is not set: expected ${expected}`
-        : `${variable}=${JSON.stringify(value)} is invalid: expected ${expected}`,
+        : `${variable}=${JSON.stringify(value)} is invalid${problem ? ` (${problem})` : ''}: expected ${expected}`,
     );
   }
 }
 
-const NAME_FORM = 'a file name: not empty, not "." or "..", no "/" or NUL';
-const DEPS_FORM = `a comma-separated list of names, each ${NAME_FORM}`;
-const DURATION_FORM = 'a Go duration that is not negative, such as 30s, 1m30s, 500ms or 1.5h';
+// The forms, as the error lines state them. Exported with their checks, so that anything else
+// judging these values (a linter, a webhook) says and checks the same.
+export const NAME_FORM =
+  'a file name of 1 to 255 bytes: not "." or "..", no "/", no control characters, not .kubexit-*.tmp';
+export const DEPS_FORM = `a comma-separated list of tombstone names, each ${NAME_FORM}`;
+export const PATH_FORM = 'a folder path without control characters';
+export const LABEL_FORM =
+  'a DNS-1123 label: 1 to 63 of a-z, 0-9 and "-", starting and ending with a letter or digit';
+export const SUBDOMAIN_FORM =
+  'a DNS-1123 subdomain: at most 253 characters, dot-separated DNS-1123 labels (a-z, 0-9, "-")';
+export const BIRTH_DEPS_FORM = `a comma-separated list of this pod's container names, each ${LABEL_FORM}`;
+export const POD_NAME_FORM = `the pod name (downward API metadata.name), ${SUBDOMAIN_FORM}`;
+export const NAMESPACE_FORM = `the pod namespace (downward API metadata.namespace), ${LABEL_FORM}`;
+export const DURATION_FORM =
+  'a Go duration that is not negative and at most 2562047h47m16.854775807s, such as 30s, 1m30s, 500ms or 1.5h';
+export const INT_FORM =
+  'an integer from -9223372036854775808 to 9223372036854775807, such as 0 or 1';
+export const BOOL_FORM = 'a boolean: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false or False';
+
+/** Checks return what is wrong with a value, or undefined when it is fine. */
+export type Check = (value: string) => string | undefined;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export function parseConfig(env: Env): Config {
   const partial: { name?: string; graveyard?: string } = {};
-  const fail = (variable: string, expected: string): never => {
-    throw new ConfigError(variable, env[variable], expected, partial);
+  const fail = (variable: string, expected: string, problem?: string): never => {
+    throw new ConfigError(variable, env[variable], expected, partial, problem);
+  };
+  const check = (variable: string, value: string, form: string, problem: Check): void => {
+    const wrong = problem(value);
+    if (wrong !== undefined) fail(variable, form, wrong);
   };
 
-  const name = env.KUBEXIT_NAME ?? '';
-  if (!isName(name)) fail('KUBEXIT_NAME', NAME_FORM);
+  if (env.KUBEXIT_NAME === undefined) fail('KUBEXIT_NAME', NAME_FORM);
+  const name = env.KUBEXIT_NAME as string;
+  check('KUBEXIT_NAME', name, NAME_FORM, nameProblem);
   partial.name = name;
 
-  const graveyard = cleanGraveyard(env.KUBEXIT_GRAVEYARD);
-  if (graveyard === undefined) fail('KUBEXIT_GRAVEYARD', 'a folder path without NUL');
+  const graveyardValue = env.KUBEXIT_GRAVEYARD || DEFAULT_GRAVEYARD;
+  check('KUBEXIT_GRAVEYARD', graveyardValue, PATH_FORM, pathProblem);
+  const graveyard = cleanGraveyard(graveyardValue);
   partial.graveyard = graveyard;
 
-  const deps = (variable: string): string[] => {
+  const deps = (variable: string, form: string, problem: Check): string[] => {
     const list = splitList(env[variable]);
-    if (!list.every(isName)) fail(variable, DEPS_FORM);
+    check(variable, env[variable] ?? '', form, listProblem(list, problem));
     return list;
   };
-  const birthDeps = deps('KUBEXIT_BIRTH_DEPS');
-  const deathDeps = deps('KUBEXIT_DEATH_DEPS');
+  // Birth deps name containers (the API's names); death deps name tombstones (files).
+  const birthDeps = deps('KUBEXIT_BIRTH_DEPS', BIRTH_DEPS_FORM, dnsLabelProblem);
+  const deathDeps = deps('KUBEXIT_DEATH_DEPS', DEPS_FORM, nameProblem);
 
   const duration = (variable: string): bigint => {
     try {
       const ns = parseDuration(env[variable] || DEFAULT_TIMEOUT);
       if (ns >= 0n) return ns;
+      return fail(variable, DURATION_FORM, 'negative');
     } catch (err) {
       if (!(err instanceof DurationSyntaxError)) throw err;
+      return fail(variable, DURATION_FORM, err.message);
     }
-    return fail(variable, DURATION_FORM);
   };
   const birthTimeout = duration('KUBEXIT_BIRTH_TIMEOUT');
   const gracePeriod = duration('KUBEXIT_GRACE_PERIOD');
 
-  // Only birth dependencies need to know the pod (from the downward API).
+  // Only birth dependencies need to know the pod (from the downward API); without them these
+  // are unused, and left unchecked as Go's kubexit does. They become API URL path segments.
   const podName = env.KUBEXIT_POD_NAME ?? '';
   const namespace = env.KUBEXIT_NAMESPACE ?? '';
   if (birthDeps.length > 0) {
-    if (podName === '') fail('KUBEXIT_POD_NAME', 'the pod name (downward API metadata.name)');
-    if (namespace === '') {
-      fail('KUBEXIT_NAMESPACE', 'the pod namespace (downward API metadata.namespace)');
-    }
+    if (podName === '') fail('KUBEXIT_POD_NAME', POD_NAME_FORM);
+    check('KUBEXIT_POD_NAME', podName, POD_NAME_FORM, dnsSubdomainProblem);
+    if (namespace === '') fail('KUBEXIT_NAMESPACE', NAMESPACE_FORM);
+    check('KUBEXIT_NAMESPACE', namespace, NAMESPACE_FORM, dnsLabelProblem);
   }
 
   const verbose = env.KUBEXIT_VERBOSE_LEVEL ?? '';
-  // Go's strconv.Atoi: optional sign, decimal digits.
-  if (verbose !== '' && !/^[+-]?[0-9]+$/.test(verbose)) {
-    fail('KUBEXIT_VERBOSE_LEVEL', 'an integer such as 0 or 1');
+  const level = verbose === '' ? 0n : parseGoInt(verbose);
+  if (level === undefined) {
+    fail(
+      'KUBEXIT_VERBOSE_LEVEL',
+      INT_FORM,
+      /^[+-]?\d+$/.test(verbose) ? 'out of range' : undefined,
+    );
   }
-  const verboseLevel = verbose === '' ? 0 : Number.parseInt(verbose, 10);
+  // Only its sign matters: a Number is enough, even when it rounds.
+  const verboseLevel = Number(level);
 
   const instant = env.KUBEXIT_INSTANT_LOGGING ?? '';
   const instantLogging = parseGoBool(instant);
-  if (instantLogging === undefined) {
-    fail(
-      'KUBEXIT_INSTANT_LOGGING',
-      'a boolean: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false or False',
-    );
-  }
+  if (instantLogging === undefined) fail('KUBEXIT_INSTANT_LOGGING', BOOL_FORM);
 
   const serviceAccountDir = env.KUBEXIT_SERVICE_ACCOUNT_DIR || DEFAULT_SERVICE_ACCOUNT_DIR;
-  if (serviceAccountDir.includes('\0')) {
-    fail('KUBEXIT_SERVICE_ACCOUNT_DIR', 'a folder path without NUL');
-  }
+  check('KUBEXIT_SERVICE_ACCOUNT_DIR', serviceAccountDir, PATH_FORM, pathProblem);
 
   return {
     name,
-    graveyard: graveyard as string,
+    graveyard,
     birthDeps,
     deathDeps,
     birthTimeout,
@@ -124,9 +152,82 @@ export function parseConfig(env: Env): Config {
   };
 }
 
-/** A tombstone name must stay inside the graveyard. */
-export function isName(s: string): boolean {
-  return s !== '' && s !== '.' && s !== '..' && !s.includes('/') && !s.includes('\0');
+/**
+ * What makes text unusable as a name or path: control characters (C0 with NUL, tab and
+ * newline; DEL; C1), and what is not text at all: a lone UTF-16 surrogate, or U+FFFD, which is
+ * what the runtime makes of bytes that were not UTF-8 (the file would get another name).
+ */
+export function textProblem(s: string): string | undefined {
+  // eslint-disable-next-line no-control-regex
+  const bad = /[\u0000-\u001f\u007f-\u009f\ufffd]|\p{Cs}/u.exec(s)?.[0];
+  if (bad === undefined) return undefined;
+  const code = `U+${(bad.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  if (bad === '\ufffd') return `${code}: not valid UTF-8`;
+  return /\p{Cs}/u.test(bad) ? `${code}: a lone surrogate` : `control character ${code}`;
+}
+
+/** NAME_MAX: the longest file name Linux file systems take, in bytes. */
+export const NAME_MAX = 255;
+
+/** A tombstone name: one file right inside the graveyard, that is not one of ours. */
+export function nameProblem(s: string): string | undefined {
+  if (s === '') return 'empty';
+  if (s === '.' || s === '..' || s.includes('/')) return 'not a file name';
+  const text = textProblem(s);
+  if (text !== undefined) return text;
+  const bytes = Buffer.byteLength(s, 'utf8');
+  if (bytes > NAME_MAX) return `${bytes} bytes long`;
+  if (isTempName(s)) return "the form of kubexit's own temporary files";
+  return undefined;
+}
+
+export function pathProblem(s: string): string | undefined {
+  return textProblem(s);
+}
+
+const LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
+
+/** Kubernetes' DNS-1123 label: namespaces and container names. */
+export function dnsLabelProblem(s: string): string | undefined {
+  if (s.length > 63) return `${s.length} characters long`;
+  return LABEL.test(s) ? undefined : 'not a DNS-1123 label';
+}
+
+/** Kubernetes' DNS-1123 subdomain: pod names. */
+export function dnsSubdomainProblem(s: string): string | undefined {
+  if (s.length > 253) return `${s.length} characters long`;
+  return s.split('.').every((label) => LABEL.test(label)) ? undefined : 'not a DNS-1123 subdomain';
+}
+
+/** Applies `problem` to each item, and names the first bad one. */
+export function listProblem(list: readonly string[], problem: Check): Check {
+  return () => {
+    for (const item of list) {
+      const wrong = problem(item);
+      if (wrong !== undefined) return `item ${JSON.stringify(item)}: ${wrong}`;
+    }
+    return undefined;
+  };
+}
+
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** Go's strconv.Atoi on 64-bit: an optional sign, decimal digits, within int64. */
+export function parseGoInt(s: string): bigint | undefined {
+  if (!/^[+-]?[0-9]+$/.test(s)) return undefined;
+  const digits = s.replace(/^[+-]?0*/, '');
+  if (digits.length > 19) return undefined; // out of range; no huge BigInt
+  const n = BigInt(s.startsWith('-') ? `-${digits || '0'}` : digits || '0');
+  return n < INT64_MIN || n > INT64_MAX ? undefined : n;
+}
+
+export const COMMAND_FORM = 'a program name (looked up on PATH) or a path to one';
+
+/** The command line: the program kubexit runs. None at all is told apart ("no arguments"). */
+export function commandProblem(argv: readonly string[]): string | undefined {
+  // Go would look "" up on PATH and fail; it is a usage error, not a missing program.
+  return argv[0] === '' ? 'the command is empty' : undefined;
 }
 
 /** Items are trimmed and empty ones dropped, so "a, b," means [a, b]. */
@@ -137,9 +238,7 @@ function splitList(value: string | undefined): string[] {
     .filter((s) => s !== '');
 }
 
-function cleanGraveyard(value: string | undefined): string | undefined {
-  if (value === undefined || value === '') return DEFAULT_GRAVEYARD;
-  if (value.includes('\0')) return undefined;
+function cleanGraveyard(value: string): string {
   const clean = posix.normalize(value);
   // Unlike Go's kubexit, "/" stays "/" rather than becoming ".".
   return clean.length > 1 ? clean.replace(/\/+$/, '') : clean;

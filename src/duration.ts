@@ -13,11 +13,18 @@ const UNITS: Readonly<Record<string, bigint>> = {
 };
 
 const MAX_NS = (1n << 63n) - 1n;
+const LIMIT = 1n << 63n; // Go accumulates in uint64 and allows 1<<63 for a negative result
 
 export class DurationSyntaxError extends Error {}
 
-/** Parses like Go's time.ParseDuration; throws DurationSyntaxError with Go's reason. */
+/**
+ * Parses like Go's time.ParseDuration, step for step, overflow rules included (the range is
+ * int64 nanoseconds, about 292 years); throws DurationSyntaxError with Go's reason.
+ */
 export function parseDuration(text: string): bigint {
+  const invalid = (): never => {
+    throw new DurationSyntaxError(`invalid duration ${JSON.stringify(text)}`);
+  };
   let s = text;
   let negative = false;
   if (s.startsWith('-') || s.startsWith('+')) {
@@ -25,18 +32,15 @@ export function parseDuration(text: string): bigint {
     s = s.slice(1);
   }
   if (s === '0') return 0n;
-  if (s === '') throw new DurationSyntaxError(`invalid duration ${JSON.stringify(text)}`);
+  if (s === '') invalid();
   let total = 0n;
   while (s !== '') {
     const m = /^([0-9]*)(?:\.([0-9]*))?/.exec(s);
     const whole = m?.[1] ?? '';
-    const frac = m?.[2] ?? '';
-    if (whole === '' && frac === '') {
-      throw new DurationSyntaxError(`invalid duration ${JSON.stringify(text)}`);
-    }
+    const frac = m?.[2];
+    if (whole === '' && !frac) invalid(); // no digits: "", ".", ".s"
     s = s.slice(m?.[0].length ?? 0);
-    const unitMatch = /^[^0-9.]*/.exec(s);
-    const unit = unitMatch?.[0] ?? '';
+    const unit = /^[^0-9.]*/.exec(s)?.[0] ?? '';
     if (unit === '') {
       throw new DurationSyntaxError(`missing unit in duration ${JSON.stringify(text)}`);
     }
@@ -47,15 +51,37 @@ export function parseDuration(text: string): bigint {
       );
     }
     s = s.slice(unit.length);
-    let value = BigInt(whole === '' ? '0' : whole) * scale;
-    if (frac !== '') value += (BigInt(frac) * scale) / 10n ** BigInt(frac.length);
-    total += value;
-    // Go allows one more on the negative side: -2562047h47m16.854775808s is the least int64.
-    if (total > MAX_NS + (negative ? 1n : 0n)) {
-      throw new DurationSyntaxError(`invalid duration ${JSON.stringify(text)}`);
+    const digits = whole.replace(/^0+/, '');
+    if (digits.length > 19) invalid(); // over 1<<63 whatever the unit: no huge BigInt
+    const v = BigInt(digits === '' ? '0' : digits);
+    if (v > LIMIT || v > LIMIT / scale) invalid();
+    let value = v * scale;
+    if (frac) {
+      // Go keeps the fraction's digits while they fit, and scales them in float64.
+      const [f, fscale] = leadingFraction(frac);
+      if (f > 0n) value += BigInt(Math.trunc(Number(f) * (Number(scale) / fscale)));
+      if (value > LIMIT) invalid();
     }
+    total += value;
+    if (total > LIMIT) invalid();
   }
-  return negative ? -total : total;
+  if (negative) return -total;
+  if (total > MAX_NS) invalid();
+  return total;
+}
+
+/** Go's leadingFraction: the digits that fit in int64, and 10^(their count) as a float. */
+function leadingFraction(digits: string): [bigint, number] {
+  let x = 0n;
+  let scale = 1;
+  for (const c of digits) {
+    if (x > MAX_NS / 10n) break;
+    const y = x * 10n + BigInt(c);
+    if (y > LIMIT) break;
+    x = y;
+    scale *= 10;
+  }
+  return [x, scale];
 }
 
 /** Formats like Go's Duration.String(): 30s, 1m30s, 1h0m0s, 1.5s, 300ms, 0s. */

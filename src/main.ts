@@ -1,7 +1,14 @@
 // kubexit <command> [args…]: the entry point. Catches signals first, reads the configuration,
 // hands over to the supervisor and exits with the code the outcome table gives.
 import { waitForBirthDeps } from './birth.js';
-import { ConfigError, configFields, parseConfig, type Config } from './config.js';
+import {
+  COMMAND_FORM,
+  commandProblem,
+  ConfigError,
+  configFields,
+  parseConfig,
+  type Config,
+} from './config.js';
 import { Graveyard, OwnTombstone } from './graveyard.js';
 import { Log } from './log.js';
 import { exitCodeOf, type Outcome } from './outcome.js';
@@ -20,9 +27,10 @@ Usage: kubexit <command> [args…]     (also: kubexit --help, kubexit --version)
        kubexit install <dir>        copy this executable (and what it needs) to <dir>/kubexit
 
 Configured by environment variables only:
-  KUBEXIT_NAME             this container's tombstone name (required)
+  KUBEXIT_NAME             this container's tombstone name (required): a file name of at most
+                           255 bytes, no "/" or control characters
   KUBEXIT_GRAVEYARD        folder shared by the pod's containers (default /graveyard)
-  KUBEXIT_DEATH_DEPS       comma-separated names: when one dies, TERM the command
+  KUBEXIT_DEATH_DEPS       comma-separated tombstone names: when one dies, TERM the command
   KUBEXIT_GRACE_PERIOD     wait between TERM and KILL, Go duration (default 30s)
   KUBEXIT_BIRTH_DEPS       comma-separated container names to wait for before starting
   KUBEXIT_BIRTH_TIMEOUT    how long to wait for them, Go duration (default 30s)
@@ -33,8 +41,12 @@ Configured by environment variables only:
   KUBEXIT_VERBOSE_LEVEL    > 0 prints every event trace at the end (default 0)
   KUBEXIT_INSTANT_LOGGING  true prints each trace event as it happens (default false)
 
+The command is run directly, never through a shell: a script needs a #! line.
+
 Exit code: the command's; 128+N if signal N ended it; 143 if a death dependency died before it
-started; 127 not found; 126 not executable; 2 bad configuration; 1 kubexit failed.
+started; 127 not found; 126 not executable (no permission, a folder, or a file that is neither
+a #! script nor a binary this system runs); 2 bad configuration or an empty command; 1 kubexit
+failed.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -52,12 +64,24 @@ async function main(argv: string[]): Promise<number> {
       variable: err.variable,
       value: err.value,
       expected: err.expected,
+      problem: err.problem,
     });
   }
   log.setInstant(config.instantLogging);
   log.info('kubexit initialized', { config: configFields(config) });
   if (argv.length === 0) {
-    return refuse(log, 'no arguments found', new Error('no command to run'), config);
+    return refuse(log, 'no arguments found', new Error('no command to run'), config, {
+      expected: COMMAND_FORM,
+    });
+  }
+  const wrong = commandProblem(argv);
+  if (wrong !== undefined) {
+    const error = new Error(`${wrong}: expected ${COMMAND_FORM}`);
+    return refuse(log, 'invalid command', error, config, {
+      value: argv[0],
+      expected: COMMAND_FORM,
+      problem: wrong,
+    });
   }
 
   const outcome = await supervise(config, argv, {

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, configFields, parseConfig, type Env } from '../src/config.js';
+import {
+  commandProblem,
+  ConfigError,
+  configFields,
+  dnsLabelProblem,
+  dnsSubdomainProblem,
+  nameProblem,
+  parseConfig,
+  parseGoInt,
+  type Env,
+} from '../src/config.js';
 
 function configError(env: Env): ConfigError {
   try {
@@ -79,15 +89,139 @@ describe('configuration', () => {
     ['KUBEXIT_VERBOSE_LEVEL', { KUBEXIT_NAME: 'a', KUBEXIT_VERBOSE_LEVEL: 'true' }, 'true'],
     ['KUBEXIT_INSTANT_LOGGING', { KUBEXIT_NAME: 'a', KUBEXIT_INSTANT_LOGGING: 'yes' }, 'yes'],
   ];
+  // Hardening (issue 7): values Go's kubexit took, that would make a wrong file, log or URL.
+  const birth = { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: 'proxy' };
+  const pod = { ...birth, KUBEXIT_POD_NAME: 'web-0', KUBEXIT_NAMESPACE: 'default' };
+  const names = [
+    'a\nb', // a newline would split log lines and Go readers' YAML
+    'a\tb',
+    'a\rb',
+    '\u001b[31mred',
+    'a\u007fb', // DEL
+    'a\u0085b', // C1: NEL
+    'a\u009bb', // C1: CSI
+    'a\ud800b', // a lone surrogate: no UTF-8 for it
+    'a\ufffdb', // what bytes that are not UTF-8 become
+    'x'.repeat(256), // over NAME_MAX
+    'é'.repeat(128), // 128 characters, 256 bytes
+    '.kubexit-abc123.tmp', // the form of kubexit's own temporary files
+    '',
+  ];
+  for (const name of names) {
+    bad.push(['KUBEXIT_NAME', { KUBEXIT_NAME: name }, name]);
+    if (name === '') continue; // empty items are dropped from lists
+    const list = `b,${name}`;
+    bad.push(['KUBEXIT_DEATH_DEPS', { KUBEXIT_NAME: 'a', KUBEXIT_DEATH_DEPS: list }, list]);
+  }
+  for (const path of ['/g\n', '/g\u001b[2J', '/g\u0085', '/g\ud800']) {
+    bad.push(['KUBEXIT_GRAVEYARD', { KUBEXIT_NAME: 'a', KUBEXIT_GRAVEYARD: path }, path]);
+    bad.push([
+      'KUBEXIT_SERVICE_ACCOUNT_DIR',
+      { KUBEXIT_NAME: 'a', KUBEXIT_SERVICE_ACCOUNT_DIR: path },
+      path,
+    ]);
+  }
+  for (const v of ['9223372036854775808', '-9223372036854775809', '1'.repeat(100), '+', '-']) {
+    bad.push(['KUBEXIT_VERBOSE_LEVEL', { KUBEXIT_NAME: 'a', KUBEXIT_VERBOSE_LEVEL: v }, v]);
+  }
+  for (const d of ['2562048h', '9223372036854775808ns', '3000000h']) {
+    bad.push(['KUBEXIT_GRACE_PERIOD', { KUBEXIT_NAME: 'a', KUBEXIT_GRACE_PERIOD: d }, d]);
+    bad.push(['KUBEXIT_BIRTH_TIMEOUT', { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_TIMEOUT: d }, d]);
+  }
+  for (const c of ['Proxy', 'a_b', '-a', 'a-', 'a.b', 'x'.repeat(64), 'a\nb', '..']) {
+    bad.push(['KUBEXIT_BIRTH_DEPS', { ...pod, KUBEXIT_BIRTH_DEPS: `db,${c}` }, `db,${c}`]);
+  }
+  for (const ns of ['../../x', 'Default', 'kube.system', 'a/b', 'x'.repeat(64), '-a', 'a\n']) {
+    bad.push(['KUBEXIT_NAMESPACE', { ...pod, KUBEXIT_NAMESPACE: ns }, ns]);
+  }
+  for (const p of ['../../x', 'pod/x', 'Pod', 'a..b', '.a', 'a.', 'a'.repeat(254), 'a b', '%2e']) {
+    bad.push(['KUBEXIT_POD_NAME', { ...pod, KUBEXIT_POD_NAME: p }, p]);
+  }
+  const show = (v: string | undefined) =>
+    String(
+      JSON.stringify(v === undefined ? v : v.length > 40 ? `${v.slice(0, 20)}…(${v.length})` : v),
+    )
+      // invisible characters spelled out in the test's name
+      .replace(
+        /[\u007f-\u009f\ufffd]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      );
   for (const [variable, env, value] of bad) {
-    it(`rejects ${variable}=${JSON.stringify(value)}`, () => {
+    it(`rejects ${variable}=${show(value)}`, () => {
       const err = configError(env);
       assert.equal(err.variable, variable);
       assert.equal(err.value, value);
-      assert.match(err.message, new RegExp(variable));
+      assert.match(err.message, new RegExp(`^${variable}`));
+      assert.equal(err.message.includes('\n'), false, 'one line');
       assert.ok(err.expected.length > 10, 'names the expected form');
     });
   }
+
+  const good: [string, Env][] = [
+    ['a name of 255 bytes', { KUBEXIT_NAME: 'x'.repeat(255) }],
+    ['a name of 127 two-byte characters', { KUBEXIT_NAME: 'é'.repeat(127) }],
+    ['a name outside the BMP', { KUBEXIT_NAME: 'tomb-🪦' }],
+    ['a name with spaces and dots', { KUBEXIT_NAME: 'my app.v2' }],
+    ['a name only like a temp file', { KUBEXIT_NAME: '.kubexit-ABC.tmp' }],
+    [
+      'the largest verbose level',
+      { KUBEXIT_NAME: 'a', KUBEXIT_VERBOSE_LEVEL: '9223372036854775807' },
+    ],
+    [
+      'the smallest verbose level',
+      { KUBEXIT_NAME: 'a', KUBEXIT_VERBOSE_LEVEL: '-9223372036854775808' },
+    ],
+    ['leading zeros', { KUBEXIT_NAME: 'a', KUBEXIT_VERBOSE_LEVEL: '-000000000000000000000001' }],
+    [
+      'the longest grace period',
+      { KUBEXIT_NAME: 'a', KUBEXIT_GRACE_PERIOD: '2562047h47m16.854775807s' },
+    ],
+    ['a pod name with dots', { ...pod, KUBEXIT_POD_NAME: 'web-0.a1.b' }],
+    [
+      'a 253-character pod name',
+      { ...pod, KUBEXIT_POD_NAME: `${'a'.repeat(63)}.`.repeat(3) + 'a'.repeat(61) },
+    ],
+    [
+      '63-character labels',
+      { ...pod, KUBEXIT_NAMESPACE: 'n'.repeat(63), KUBEXIT_BIRTH_DEPS: 'c'.repeat(63) },
+    ],
+    // Unused without birth deps: left unchecked, as Go's kubexit leaves them.
+    [
+      'pod and namespace without birth deps',
+      { KUBEXIT_NAME: 'a', KUBEXIT_POD_NAME: '../x', KUBEXIT_NAMESPACE: 'A B' },
+    ],
+  ];
+  for (const [what, env] of good) {
+    it(`accepts ${what}`, () => assert.doesNotThrow(() => parseConfig(env)));
+  }
+
+  it('says which item of a list is wrong and why', () => {
+    const err = configError({ KUBEXIT_NAME: 'a', KUBEXIT_DEATH_DEPS: 'b,c\nd' });
+    assert.equal(err.problem, 'item "c\\nd": control character U+000A');
+    assert.match(err.message, /\(item "c\\nd": control character U\+000A\): expected/);
+    assert.equal(configError({ KUBEXIT_NAME: 'x'.repeat(300) }).problem, '300 bytes long');
+  });
+
+  it("reads the verbose level as Go's strconv.Atoi does on 64-bit", () => {
+    assert.equal(parseGoInt('+1'), 1n);
+    assert.equal(parseGoInt('-0'), 0n);
+    assert.equal(parseGoInt('9223372036854775807'), (1n << 63n) - 1n);
+    assert.equal(parseGoInt('-9223372036854775808'), -(1n << 63n));
+    assert.equal(parseGoInt('9223372036854775808'), undefined);
+    assert.equal(parseGoInt('1_000'), undefined);
+    assert.equal(parseGoInt('0x10'), undefined);
+  });
+
+  it('exports each check, for anything else that judges these values', () => {
+    assert.equal(nameProblem('app'), undefined);
+    assert.equal(nameProblem('a/b'), 'not a file name');
+    assert.equal(dnsLabelProblem('proxy-1'), undefined);
+    assert.equal(dnsLabelProblem('Proxy'), 'not a DNS-1123 label');
+    assert.equal(dnsSubdomainProblem('web-0.x'), undefined);
+    assert.equal(dnsSubdomainProblem('../../x'), 'not a DNS-1123 subdomain');
+    assert.equal(commandProblem(['']), 'the command is empty');
+    assert.equal(commandProblem(['--', 'x']), undefined);
+  });
 
   it('keeps what it read before the bad variable, for the tombstone', () => {
     const err = configError({

@@ -22,6 +22,12 @@ describe('Go durations', () => {
     ['-1.5s', -1_500_000_000n],
     ['0.000000001s', 1n],
     ['2562047h47m16.854775807s', (1n << 63n) - 1n],
+    // Go's range is int64: the most negative value is one more than the most positive.
+    ['-9223372036854775808ns', -(1n << 63n)],
+    ['-2562047h47m16.854775808s', -(1n << 63n)],
+    // Fractions are scaled in float64 as Go does, rounding included.
+    ['0.9999999999999999999999h', 3_600_000_000_000n],
+    ['1.00000000000000000000001h', 3_600_000_000_000n],
   ];
   for (const [text, ns] of valid) {
     it(`parses ${JSON.stringify(text)}`, () => assert.equal(parseDuration(text), ns));
@@ -41,9 +47,18 @@ describe('Go durations', () => {
     'abc',
     '9223372036854775808ns',
     '1sm',
+    // Over ~292 years: Go's overflow errors, in each place it checks.
+    '2562048h',
+    '2562047h47m16.854775808s',
+    '9223372036854775807ns1ns',
+    '-9223372036854775809ns',
+    '9223372036854775808.5ns',
+    '153722868m',
+    `1${'0'.repeat(100_000)}s`,
   ];
   for (const text of invalid) {
-    it(`rejects ${JSON.stringify(text)}`, () => assert.throws(() => parseDuration(text)));
+    it(`rejects ${JSON.stringify(text.slice(0, 40))}`, () =>
+      assert.throws(() => parseDuration(text), /invalid duration|unit/));
   }
   it('names the missing unit like Go', () =>
     assert.throws(() => parseDuration('5'), /missing unit in duration "5"/));
