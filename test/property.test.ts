@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ConfigError, isName, parseConfig, type Env } from '../src/config.js';
+import {
+  ConfigError,
+  dnsLabelProblem,
+  dnsSubdomainProblem,
+  nameProblem,
+  parseConfig,
+  type Env,
+} from '../src/config.js';
 import { DurationSyntaxError, formatDuration, parseDuration } from '../src/duration.js';
 import { formatTombstone, isDead, parseCanonical, type Tombstone } from '../src/tombstone.js';
 import { parseTombstone, TombstoneSyntaxError } from '../src/tombstone-parse.js';
@@ -107,13 +114,14 @@ describe('property: the KUBEXIT_* environment', () => {
           assert.ok(!err.message.includes('\n'), 'one line');
           return;
         }
-        assert.ok(isName(config.name));
-        assert.ok([...config.deathDeps, ...config.birthDeps].every(isName));
+        assert.equal(nameProblem(config.name), undefined);
+        for (const dep of config.deathDeps) assert.equal(nameProblem(dep), undefined);
+        for (const dep of config.birthDeps) assert.equal(dnsLabelProblem(dep), undefined);
         assert.ok(config.gracePeriod >= 0n && config.birthTimeout >= 0n);
         assert.ok(Number.isSafeInteger(config.verboseLevel));
         if (config.birthDeps.length > 0) {
-          assert.notEqual(config.podName, '');
-          assert.notEqual(config.namespace, '');
+          assert.equal(dnsSubdomainProblem(config.podName), undefined);
+          assert.equal(dnsLabelProblem(config.namespace), undefined);
         }
       }),
       RUNS,
