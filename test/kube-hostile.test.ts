@@ -411,6 +411,44 @@ describe('birth dependencies: the watch stream is bounded', () => {
   });
 });
 
+describe('birth dependencies: malformed watch events', () => {
+  it('fake API server: events that are not pods (null, containers not a list, another pod) are survived', async () => {
+    // First watch: an event with no object (ignored), then one whose containers are not a
+    // list (the watch ends, and is retried). Second: another pod's event (ignored), then ours.
+    const streams = [
+      [
+        { type: 'MODIFIED', object: null },
+        { type: 'MODIFIED', object: { metadata: { name: 'p' }, spec: { containers: 5 } } },
+      ],
+      [
+        { type: 'MODIFIED', object: { ...pod(true, '3'), metadata: { name: 'other' } } },
+        { type: 'MODIFIED', object: pod(true, '4') },
+      ],
+    ];
+    let watches = 0;
+    fake.serve((req, res) => {
+      if (!isWatch(req)) return answer(res, podList(false, '1'));
+      const events = streams[watches++] ?? [];
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    });
+    try {
+      const { run, marker } = start();
+      const events = assertStarted(await run.exited, marker);
+      assert.ok(events.includes('Pod Watch(p): ignoring a MODIFIED event for pod undefined'));
+      assert.equal(
+        events.filter((e) => e.includes(': a malformed event: TypeError')).length,
+        1,
+        events.join('\n'),
+      );
+      assert.ok(events.includes('Pod Watch(p): ignoring a MODIFIED event for pod other'));
+      assert.equal(watches, 2);
+    } finally {
+      fake.dropConnections();
+    }
+  });
+});
+
 describe('birth dependencies: service-account files are read without blocking, within a bound', () => {
   for (const file of ['token', 'ca.crt'] as const) {
     const what = file === 'token' ? 'the service-account token' : 'the cluster CA';

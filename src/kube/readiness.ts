@@ -239,12 +239,15 @@ class PodWait {
             if (outcome !== undefined) end(outcome);
           }
         } catch (err) {
-          if (!(err instanceof LineTooLong)) throw err;
+          // A line too long, or an event whose shape is not a pod's (a server's bug, or
+          // worse): this watch ends, and the loop decides what next. Never a crash.
           end(
-            new EventTooLarge(
-              'watch',
-              `${describe(call)}: an event larger than ${bytes(MAX_BODY)}`,
-            ),
+            err instanceof LineTooLong
+              ? new EventTooLarge(
+                  'watch',
+                  `${describe(call)}: an event larger than ${bytes(MAX_BODY)}`,
+                )
+              : new ApiError('watch', `${describe(call)}: a malformed event: ${String(err)}`),
           );
         }
       });
@@ -278,7 +281,7 @@ class PodWait {
       case 'ADDED':
       case 'MODIFIED': {
         this.failures = 0;
-        const pod = event.object as Pod;
+        const pod = (event.object ?? {}) as Pod;
         this.resourceVersion = pod.metadata?.resourceVersion ?? this.resourceVersion;
         if (!this.isOurs(event.type, pod)) return undefined;
         this.observe(event.type, pod);
