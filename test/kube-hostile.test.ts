@@ -4,7 +4,7 @@
 // or kubeconfig files that are FIFOs, devices or too big. kubexit itself is the real process.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
@@ -497,9 +497,9 @@ describe('birth dependencies: service-account files are read without blocking, w
     try {
       const { run, graveyard, marker } = start({ saDir, timeout: '4s' });
       await run.stderr(/401 Unauthorized/);
-      // The kubelet's own swap is a rename in this folder; a FIFO there is someone else's doing.
-      unlinkSync(join(saDir, 'token'));
-      mkfifo(join(saDir, 'token'));
+      // Swapped in by a rename, as the kubelet swaps a rotated token: no moment without one.
+      mkfifo(join(saDir, 'fifo'));
+      renameSync(join(saDir, 'fifo'), join(saDir, 'token'));
       const exit = await assertEnded(run, graveyard, marker, 1);
       assert.equal(
         exit.logs.at(-1)?.error,
