@@ -4,6 +4,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Config } from '../src/config.js';
+import { parseDuration } from '../src/duration.js';
+import { waitForPodReadiness } from '../src/kube/readiness.js';
+import { Log } from '../src/log.js';
 import { logged, startCluster, type Cluster } from './support/cluster.js';
 import { kubexit, traceEvents, type Exit, type Run } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
@@ -288,6 +292,134 @@ describe(
       assert.match(
         String(exit.logs.at(-1)?.error),
         /^cannot read the service-account token: ENOENT.*token' \(automountServiceAccountToken: false\?/,
+      );
+    });
+  },
+);
+
+// Config validation refuses a namespace or pod name that is not a Kubernetes name (exit 2), so
+// kubexit, the process, never sends one. These run the wait itself, in this process, with such
+// values: the URLs must hold on their own (defence in depth).
+describe(
+  'birth dependencies: odd names reach no other path or pod of a real kube-apiserver (in-process)',
+  { skip: started.skip, timeout: 120_000 },
+  () => {
+    let k8s: Cluster;
+    before(() => {
+      k8s = started.cluster as Cluster;
+    });
+    after(() => k8s?.close());
+
+    interface Waited {
+      ready: boolean;
+      error?: string;
+      events: string[];
+    }
+
+    /** The birth wait for db of pod `podName` in `namespace`; `during` runs once it watches. */
+    async function waitInProcess(
+      namespace: string,
+      podName: string,
+      saDir: string,
+      during?: () => Promise<void>,
+    ): Promise<Waited> {
+      const saved = { ...process.env };
+      Object.assign(process.env, k8s.inPodEnv(saDir));
+      delete process.env.KUBECONFIG;
+      const events: string[] = [];
+      let watching: () => void = () => undefined;
+      const watched = new Promise<void>((resolve) => (watching = resolve));
+      const log = new Log({
+        instant: true,
+        sink: (line) => {
+          const event = (JSON.parse(line) as { event?: string }).event ?? '';
+          events.push(event);
+          if (/watching from resourceVersion/.test(event)) watching();
+        },
+      });
+      const config = {
+        name: 'app',
+        birthDeps: ['db'],
+        birthTimeout: parseDuration('4s'),
+        podName,
+        namespace,
+        serviceAccountDir: saDir,
+      } as Config;
+      const waiting = waitForPodReadiness({
+        config,
+        signal: new AbortController().signal,
+        trace: log.trace(TRACE),
+        log,
+      });
+      try {
+        if (during) {
+          await Promise.race([watched, waiting.catch(() => undefined)]);
+          await during();
+        }
+        await waiting;
+        return { ready: true, events };
+      } catch (err) {
+        return { ready: false, error: (err as Error).message, events };
+      } finally {
+        for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+        Object.assign(process.env, saved);
+      }
+    }
+
+    /** Namespace with pod p (app, db), db ready, and service account app that may read pods. */
+    async function readyPod(prefix: string) {
+      const ns = await k8s.namespace(prefix);
+      await k8s.createPod(ns, 'p', ['app', 'db']);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: true } });
+      await k8s.createServiceAccount(ns, 'app');
+      await k8s.grantPodReader(ns, 'app');
+      return { ns, saDir: k8s.serviceAccountDir(ns, await k8s.token(ns, 'app')) };
+    }
+
+    it('namespace "..": refused at once, never the pods of every namespace (/api/v1/pods)', async () => {
+      const { ns, saDir } = await readyPod('dotdot');
+      // Enough rights to list pods cluster-wide, so that a request that escaped to
+      // /api/v1/pods would be answered, with pod p among the results.
+      const role = `kubexit-test-all-pods-${ns}`;
+      await k8s.must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+        metadata: { name: role },
+        rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
+      });
+      await k8s.must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+        metadata: { name: role },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+        subjects: [{ kind: 'ServiceAccount', name: 'app', namespace: ns }],
+      });
+      try {
+        const waited = await waitInProcess('..', 'p', saDir);
+        assert.equal(waited.ready, false, waited.events.join('\n'));
+        assert.equal(waited.error, 'namespace ".." cannot be a segment of an API path');
+      } finally {
+        await k8s.must('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${role}`);
+        await k8s.must('DELETE', `/apis/rbac.authorization.k8s.io/v1/clusterroles/${role}`);
+      }
+    });
+
+    it('namespace "x/../<ns>": one segment, never namespace <ns>', async () => {
+      const { ns, saDir } = await readyPod('slashes');
+      const waited = await waitInProcess(`x/../${ns}`, 'p', saDir);
+      assert.equal(waited.ready, false, waited.events.join('\n'));
+      assert.match(String(waited.error), /^timed out waiting for birth deps to be ready: 4s/);
+      assert.ok(!waited.events.includes('All birth deps ready: db'));
+    });
+
+    it('pod name "p,metadata.namespace=<ns>": selects no pod, and pod p never counts', async () => {
+      const { ns, saDir } = await readyPod('selector');
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: false } });
+      const name = `p,metadata.namespace=${ns}`;
+      const waited = await waitInProcess(ns, name, saDir, () =>
+        // Pod p becomes ready while the odd name is watched: that must not be news for it.
+        k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: true } }),
+      );
+      assert.equal(waited.ready, false, waited.events.join('\n'));
+      assert.equal(
+        waited.error,
+        `timed out waiting for birth deps to be ready: 4s; pod ${ns}/${name} not found`,
       );
     });
   },

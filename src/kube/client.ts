@@ -10,11 +10,12 @@
 // Outside a pod, kubeconfig files are where the client earns its place: contexts, client
 // certificates, exec credential plugins, OIDC, proxies. That code is loaded only on that path
 // (kubeconfig.ts, a chunk of its own).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Agent as HttpsAgent, type RequestOptions } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { FileError, MAX_PEM_BYTES, MAX_TOKEN_BYTES, readRegularFile } from './file.js';
 
 export interface Credentials {
   /** The API server's base address, without a trailing slash (it may carry a path prefix). */
@@ -50,7 +51,7 @@ export async function loadCredentials(env: NodeJS.ProcessEnv, saDir: string): Pr
     );
   }
   const { fromKubeconfig } = await import('./kubeconfig.js');
-  return fromKubeconfig();
+  return fromKubeconfig(kubeconfig);
 }
 
 function inCluster(host: string, port: string, saDir: string): Credentials {
@@ -58,20 +59,22 @@ function inCluster(host: string, port: string, saDir: string): Credentials {
   const tokenFile = join(saDir, 'token');
   let ca: Buffer;
   try {
-    ca = readFileSync(caFile);
+    ca = readRegularFile(caFile, MAX_PEM_BYTES);
   } catch (err) {
     throw new Error(`cannot read the cluster CA: ${(err as Error).message}`);
   }
   const readToken = (): string => {
-    const token = readFileSync(tokenFile, 'utf8').trim();
-    if (token === '') throw new Error(`the service-account token file ${tokenFile} is empty`);
+    // Read for every request, so never blocking and never unbounded (file.ts).
+    const token = readRegularFile(tokenFile, MAX_TOKEN_BYTES).toString('utf8').trim();
+    if (token === '')
+      throw new FileError(`the service-account token file ${tokenFile} is empty`, tokenFile);
     return token;
   };
   try {
     readToken();
   } catch (err) {
     const hint =
-      (err as NodeJS.ErrnoException).code === 'ENOENT'
+      (err as FileError).code === 'ENOENT'
         ? ' (automountServiceAccountToken: false? KUBEXIT_SERVICE_ACCOUNT_DIR?)'
         : '';
     throw new Error(`cannot read the service-account token: ${(err as Error).message}${hint}`);

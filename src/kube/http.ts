@@ -22,7 +22,15 @@ export class ApiError extends Error {
 
 /** Longest silence before an answer (headers, or the next piece of a body). */
 const RESPONSE_TIMEOUT_MS = 10_000;
-const MAX_BODY = 16 << 20;
+/**
+ * Largest list answer, and largest watch event (one line), read. Both carry one pod (the list
+ * asks for it by name), and the API server stores at most ~1.5 MiB per object (etcd's request
+ * limit), so 16 MiB is ample; it bounds what a broken or hostile server can make kubexit hold.
+ */
+export const MAX_BODY = 16 << 20;
+
+/** A watch event longer than MAX_BODY: the watch is dropped, and the pod listed again. */
+export class EventTooLarge extends ApiError {}
 
 export interface Call {
   creds: Credentials;

@@ -8,17 +8,22 @@ import { dirname } from 'node:path';
 import type { BirthWait } from '../birth.js';
 import { formatDuration, toMillis } from '../duration.js';
 import { after } from '../timers.js';
+import { nameSelector, podsPath } from './api-path.js';
 import { fromUsername, loadCredentials, type Credentials } from './client.js';
+import { bytes } from './file.js';
 import {
   ApiError,
   describe,
+  EventTooLarge,
   failure,
+  MAX_BODY,
   open,
   readJson,
   statusText,
   type Call,
   type Status,
 } from './http.js';
+import { LineBuffer, LineTooLong } from './lines.js';
 import { checkReadiness, containerNames, type Pod } from './pod.js';
 
 const BACKOFF_FIRST_MS = 100;
@@ -107,6 +112,8 @@ class PodWait {
   }
 
   private async loop(): Promise<void> {
+    // Refuses, before any request, a namespace that cannot be a path segment.
+    this.call('list', this.selector());
     const creds = await loadCredentials(process.env, this.wait.config.serviceAccountDir);
     if (this.halted) return creds.close();
     this.creds = creds;
@@ -123,6 +130,14 @@ class PodWait {
         if (this.halted) return;
         const error =
           err instanceof ApiError ? err : new ApiError('watch', `${this.where}: ${String(err)}`);
+        if (error instanceof EventTooLarge) {
+          // Whatever the event said is lost: list again, after the usual backoff.
+          this.lastError = error;
+          this.event(`${this.where}: recoverable error: ${error.message}; listing again`);
+          await this.sleep(this.nextDelay(), false);
+          relist = true;
+          continue;
+        }
         if (error.code !== 410) {
           await this.retryLater(error);
           continue;
@@ -140,13 +155,13 @@ class PodWait {
       creds: this.creds as Credentials,
       verb,
       what: this.what,
-      path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?${query}`,
+      path: podsPath(namespace, query),
       halt: this.halt.signal,
     };
   }
 
   private selector(): URLSearchParams {
-    return new URLSearchParams({ fieldSelector: `metadata.name=${this.wait.config.podName}` });
+    return new URLSearchParams({ fieldSelector: nameSelector(this.wait.config.podName) });
   }
 
   private async list(): Promise<void> {
@@ -206,24 +221,34 @@ class PodWait {
         end('resume');
       });
 
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        for (let nl = buffer.indexOf('\n'); nl >= 0 && !over; nl = buffer.indexOf('\n')) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          if (line.trim() === '') continue;
-          let event: WatchEvent;
-          try {
-            event = JSON.parse(line) as WatchEvent;
-          } catch {
-            end(new ApiError('watch', `${describe(call)}: an event is not JSON`));
-            return;
+      const lines = new LineBuffer(MAX_BODY);
+      res.on('data', (chunk: Buffer) => {
+        try {
+          for (const line of lines.push(chunk)) {
+            if (over) return;
+            if (line.trim() === '') continue;
+            let event: WatchEvent;
+            try {
+              event = JSON.parse(line) as WatchEvent;
+            } catch {
+              end(new ApiError('watch', `${describe(call)}: an event is not JSON`));
+              return;
+            }
+            news = true;
+            const outcome = this.onEvent(call, event);
+            if (outcome !== undefined) end(outcome);
           }
-          news = true;
-          const outcome = this.onEvent(call, event);
-          if (outcome !== undefined) end(outcome);
+        } catch (err) {
+          // A line too long, or an event whose shape is not a pod's (a server's bug, or
+          // worse): this watch ends, and the loop decides what next. Never a crash.
+          end(
+            err instanceof LineTooLong
+              ? new EventTooLarge(
+                  'watch',
+                  `${describe(call)}: an event larger than ${bytes(MAX_BODY)}`,
+                )
+              : new ApiError('watch', `${describe(call)}: a malformed event: ${String(err)}`),
+          );
         }
       });
       res.once('end', () => {
@@ -256,12 +281,14 @@ class PodWait {
       case 'ADDED':
       case 'MODIFIED': {
         this.failures = 0;
-        const pod = event.object as Pod;
+        const pod = (event.object ?? {}) as Pod;
         this.resourceVersion = pod.metadata?.resourceVersion ?? this.resourceVersion;
+        if (!this.isOurs(event.type, pod)) return undefined;
         this.observe(event.type, pod);
         return this.halted ? 'halted' : undefined;
       }
       case 'DELETED':
+        if (!this.isOurs(event.type, event.object as Pod)) return undefined;
         this.deleted();
         return 'halted';
       case 'BOOKMARK':
@@ -286,6 +313,17 @@ class PodWait {
         this.event(`${this.where}: ignoring an event of type ${String(event.type)}`);
         return undefined;
     }
+  }
+
+  /**
+   * Whether a watch event is about our pod. The field selector should see to it; checked as
+   * the list's items are, so that no selector mishap can make another pod count.
+   */
+  private isOurs(type: string, pod: Pod | undefined): boolean {
+    const name = pod?.metadata?.name;
+    if (name === this.wait.config.podName) return true;
+    this.event(`${this.where}: ignoring a ${type} event for pod ${String(name)}`);
+    return false;
   }
 
   /** Judges one sight of the pod: ready, hopeless, or still waiting. */
