@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# npm test: every test under Node (node dist/kubexit.js), then every test that runs kubexit as a
-# process again against the packaged x64 executable (KUBEXIT_BIN), when this machine can run it.
+# npm test: sets up what the suite needs (test/support/setup.ts: apt packages, the loopback
+# control plane, the minimal roots, the image), then runs every test under Node
+# (node dist/kubexit.js), then every test that runs kubexit as a process again against the
+# packaged executable (KUBEXIT_BIN). A part that cannot be set up fails the run unless
+# KUBEXIT_TEST_SKIP names it (README, "Tests").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+node build/test/support/setup.js
 node --test build/test/*.test.js
-exe=$PWD/dist/bin/kubexit-linux-$(node -p process.arch)
-if [[ -x $exe ]] && "$exe" --version >/dev/null 2>&1; then
+skipped() { # skipped PART: KUBEXIT_TEST_SKIP leaves PART out (requires.ts decides)
+  node --input-type=module -e "process.exit((await import('./build/test/support/requires.js')).skipReason('$1') ? 0 : 1)"
+}
+if skipped exe; then
+  echo "== not again against the packaged executable: KUBEXIT_TEST_SKIP=$KUBEXIT_TEST_SKIP"
+else
+  exe=$PWD/dist/bin/kubexit-linux-$(node -p process.arch)
   echo "== again, against $exe"
   KUBEXIT_BIN=$exe node --test build/test/e2e-*.test.js build/test/k8s-birth.test.js build/test/k8s-apiserver.test.js
-elif [[ ${CI:-} == true ]]; then
-  echo "CI=true and no runnable executable at $exe" >&2
-  exit 1
+fi
+if [[ -n ${KUBEXIT_TEST_SKIP:-} ]]; then
+  echo "== passed, without the parts KUBEXIT_TEST_SKIP=$KUBEXIT_TEST_SKIP leaves out"
 fi

@@ -15,14 +15,17 @@ import {
   run,
   TOMBSTONE,
 } from './support/roots.js';
+import { requires } from './support/requires.js';
 import { tempDir } from './support/temp.js';
 
 const ARM64 = executable('linux-arm64');
 const qemu = qemuAarch64();
-const skip =
-  needExecutables('linux-arm64') ||
-  missing(qemu === false && 'no qemu-aarch64 (Debian: qemu-user-static)') ||
-  needRoots();
+const skip = requires(
+  'arm64',
+  () => needExecutables('linux-arm64'),
+  () => missing(qemu === false && 'no qemu-aarch64 (Debian: qemu-user-static)'),
+  () => needRoots('arm64', 'empty'),
+);
 // Not inside the arm64 root, so qemu does not look it up there: the host's x64 busybox.
 const BUSYBOX = join(rootPath('empty'), 'bin', 'busybox');
 

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readElf } from '../src/install.js';
 import { ROOT } from './support/kubexit.js';
+import { requires } from './support/requires.js';
 import { executable, needExecutables, run } from './support/roots.js';
 import { tempDir } from './support/temp.js';
 
 const X64 = executable('linux-x64');
-const skip = needExecutables('linux-x64');
+const skip = requires('exe', () => needExecutables('linux-x64'));
 const version = (
   JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version;

@@ -24,6 +24,7 @@ import {
   run,
   TOMBSTONE,
 } from './support/roots.js';
+import { requires } from './support/requires.js';
 import { tempDir } from './support/temp.js';
 
 const VERSION = (
@@ -33,13 +34,23 @@ const LAYOUT = join(ROOT, 'dist', 'image');
 const UMOCI = ['/usr/bin/umoci', '/usr/sbin/umoci', '/usr/local/bin/umoci'].find(existsSync);
 const qemu = qemuAarch64();
 
-const skip =
-  needRoots() ||
-  missing(process.arch !== 'x64' && `the test roots are x64, this is ${process.arch}`) ||
-  missing(UMOCI === undefined && 'no umoci (Debian: umoci)') ||
-  needExecutables('linux-x64');
-// arm64 as well when it can run here; CI has qemu-user-static.
-const arm64 = !skip && qemu !== false && !needExecutables('linux-arm64');
+const skip = requires(
+  'image',
+  () => missing(process.arch !== 'x64' && `the test roots are x64, this is ${process.arch}`),
+  () => missing(UMOCI === undefined && 'no umoci (Debian: umoci)'),
+  () => needExecutables('linux-x64'),
+  () => needRoots(),
+);
+// The arm64 image too, unless the arm64 part is opted out (noArm: why not, or false).
+const noArm =
+  skip ||
+  requires(
+    'arm64',
+    () => missing(qemu === false && 'no qemu-aarch64 (Debian: qemu-user-static)'),
+    () => needExecutables('linux-arm64'),
+    () => needRoots('arm64'),
+  );
+const arm64 = noArm === false;
 
 interface ImageConfig {
   architecture: string;
@@ -252,7 +263,7 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
     assert.equal(tombstone?.match(TOMBSTONE)?.[1], '7', tombstone);
   });
 
-  it('arm64: config, --version, install and a child under qemu-aarch64', { skip: !arm64 }, () => {
+  it('arm64: config, --version, install and a child under qemu-aarch64', { skip: noArm }, () => {
     const image = imageConfig(`${VERSION}-arm64`);
     assert.equal(image.architecture, 'arm64');
     assert.deepEqual(image.config.Entrypoint, dockerfile().entrypoint);

@@ -18,9 +18,14 @@ import {
   TOMBSTONE,
   type RootName,
 } from './support/roots.js';
+import { requires } from './support/requires.js';
 import { tempDir } from './support/temp.js';
 
-const skip = needExecutables('linux-x64', 'linux-x64-musl') || needRoots();
+const skip = requires(
+  'roots',
+  () => needExecutables('linux-x64', 'linux-x64-musl'),
+  () => needRoots(),
+);
 
 /** In `root`, with `volume` mounted at /kubexit: --version, then a child that exits 3. */
 function supervisesIn(root: RootName, volume: string, command: string): void {

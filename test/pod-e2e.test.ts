@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startCluster, type Cluster } from './support/cluster.js';
 import { tombstone } from './support/kubexit.js';
+import { requires } from './support/requires.js';
 import {
   busyboxImage,
   ContainerProcess,
@@ -35,7 +36,7 @@ import {
   type PodTemplate,
 } from './support/pod.js';
 
-const unable = podPrerequisites();
+const unable = requires('pod', podPrerequisites);
 const started = unable ? undefined : await startCluster();
 const skip = unable || started?.skip || false;
 

@@ -2,14 +2,15 @@
 // scripts/kube-local.sh), an admin client that plays the kubelet by PATCHing pods/status, and
 // service-account folders such as the kubelet mounts into pods.
 //
-// If the control plane cannot start, the Kubernetes tests are skipped with a one-line reason;
-// under CI=true they fail instead.
+// The control plane is the "k8s" part of the suite (requires.ts): skipped only when
+// KUBEXIT_TEST_SKIP says so; if it cannot start, the tests fail saying why.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ROOT, type Run } from './kubexit.js';
+import { RequirementError, skipReason } from './requires.js';
 import { tempDir } from './temp.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'kube-local.sh');
@@ -60,20 +61,15 @@ export function freePort(): Promise<number> {
 export type ClusterOrSkip = { cluster: Cluster; skip: false } | { cluster?: never; skip: string };
 
 /**
- * Starts the instance, or finds it running. Resolves with `skip` (a reason) when the control
- * plane is unavailable outside CI; under CI=true that rejects instead.
+ * Starts the instance (building the binaries first if needed), or finds it running. Resolves
+ * with `skip` (a reason) only when KUBEXIT_TEST_SKIP opts out of the k8s part; when the control
+ * plane cannot start, rejects with a RequirementError that names the opt-out.
  */
 export async function startCluster(
   opts: InstanceOptions & { ports?: Record<'apiPort' | 'etcdPort' | 'etcdPeerPort', number> } = {},
 ): Promise<ClusterOrSkip> {
-  const ci = process.env.CI === 'true';
-  const unavailable = (reason: string): ClusterOrSkip => {
-    if (ci) throw new Error(`CI=true and the Kubernetes control plane is unavailable: ${reason}`);
-    return { skip: `no Kubernetes control plane: ${reason}` };
-  };
-  if (!ci && !binariesPresent()) {
-    return unavailable('kube-apiserver is not built yet (run: scripts/kube-local.sh install)');
-  }
+  const skip = skipReason('k8s');
+  if (skip) return { skip };
   const env = instanceEnv(opts);
   try {
     if (opts.apiserverArgs !== undefined) {
@@ -101,17 +97,8 @@ export async function startCluster(
     ) as Record<(typeof EXPORTS)[number], string>;
     return { cluster: new Cluster(vars, env), skip: false };
   } catch (err) {
-    return unavailable((err as Error).message);
+    throw new RequirementError('k8s', `scripts/kube-local.sh up failed: ${(err as Error).message}`);
   }
-}
-
-function binariesPresent(): boolean {
-  const assets = process.env.KUBEBUILDER_ASSETS;
-  if (assets && existsSync(join(assets, 'kube-apiserver')) && existsSync(join(assets, 'etcd'))) {
-    return true;
-  }
-  const cache = process.env.KUBEXIT_K8S_CACHE || '/var/cache/kubexit-k8s';
-  return existsSync(join(cache, 'bin', 'kube-apiserver'));
 }
 
 function instanceEnv(

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds the minimal roots that test/package-*.test.ts chroot into, once, under $1 (default
-# /var/cache/kubexit-roots). Needs root, debootstrap, dpkg-deb and Debian's mirror. Each root is
-# built in a temp folder and renamed into place, so an interrupted run leaves no half root.
+# /var/cache/kubexit-roots); $2… names the roots to build (default: all). Needs root, debootstrap,
+# dpkg-deb and Debian's mirror. Each root is built in a temp folder and renamed into place, so an
+# interrupted run leaves no half root; concurrent runs wait for each other (a lock in the cache).
 #   minbase  debootstrap --variant=minbase (≈ debian:bookworm-slim)
 #   glibc    only libc6's files (≈ distroless/base without its certificates and tzdata)
 #   musl     only Debian's musl package (≈ a musl image with no libstdc++)
@@ -10,9 +11,15 @@
 # The x64 roots also get /bin/busybox (static, from busybox-static) as a child to supervise.
 set -euo pipefail
 cache=${1:-/var/cache/kubexit-roots}
+shift $(($# > 0 ? 1 : 0))
+wanted=" ${*:-empty glibc musl minbase arm64} "
 mirror=${KUBEXIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
 mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock -w 1800 9 || { echo "timed out waiting for $cache/.lock" >&2; exit 1; }
+# want <name>: asked for and not built yet
+want() { [[ $wanted == *" $1 "* && ! -d $cache/$1 ]]; }
 work=$(mktemp -d "$cache/.work-XXXXXX")
 chmod 755 "$work" # apt-get download fetches as the _apt user
 trap 'rm -rf "$work"' EXIT
@@ -37,22 +44,22 @@ unpack() { # unpack <dir> <package…>: only the packages' files, no scripts run
   for p in "$@"; do dpkg-deb -x "$work/debs/${p}"_*.deb "$dir"; done
 }
 
-if [ ! -d "$cache/empty" ]; then finish empty "$work/empty"; fi
-if [ ! -d "$cache/glibc" ]; then
+if want empty; then finish empty "$work/empty"; fi
+if want glibc; then
   unpack "$work/glibc" libc6
   finish glibc "$work/glibc"
 fi
-if [ ! -d "$cache/musl" ]; then
+if want musl; then
   unpack "$work/musl" musl
   finish musl "$work/musl"
 fi
-if [ ! -d "$cache/minbase" ]; then
+if want minbase; then
   debootstrap --variant=minbase "$suite" "$work/minbase" "$mirror" >"$work/minbase.log" 2>&1 ||
     { tail -20 "$work/minbase.log" >&2; exit 1; }
   rm -rf "$work/minbase/var/cache/apt/archives/"*.deb
   finish minbase "$work/minbase"
 fi
-if [ ! -d "$cache/arm64" ]; then
+if want arm64; then
   debootstrap --foreign --arch=arm64 --variant=minbase \
     "$suite" "$work/arm64" "$mirror" >"$work/arm64.log" 2>&1 ||
     { tail -20 "$work/arm64.log" >&2; exit 1; }

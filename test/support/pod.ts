@@ -63,7 +63,7 @@ export function staticBusybox(): string | undefined {
   });
 }
 
-/** `false` when simulated pods can run here, else the reason; throws it under CI=true. */
+/** `false` when simulated pods can run here, else the reason (requires.ts: skip or fail). */
 export function podPrerequisites(): string | false {
   if (process.getuid?.() !== 0) return missing('needs root (namespaces, mounts, chroot)');
   const notBuilt = needExecutables('linux-x64');
