@@ -16,7 +16,7 @@ if skipped exe; then
 else
   exe=$PWD/dist/bin/kubexit-linux-$(node -p process.arch)
   echo "== again, against $exe"
-  KUBEXIT_BIN=$exe node --test build/test/e2e-*.test.js build/test/k8s-birth.test.js build/test/k8s-apiserver.test.js
+  KUBEXIT_BIN=$exe node --test build/test/e2e-*.test.js build/test/k8s-birth.test.js build/test/k8s-apiserver.test.js build/test/kube-hostile.test.js
 fi
 if [[ -n ${KUBEXIT_TEST_SKIP:-} ]]; then
   echo "== passed, without the parts KUBEXIT_TEST_SKIP=$KUBEXIT_TEST_SKIP leaves out"
