@@ -445,7 +445,7 @@ make_bridge() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
     ip link add "$BRIDGE" type bridge
   fi
-  ip addr show dev "$BRIDGE" | grep -q "inet $GATEWAY/24" || ip addr add "$GATEWAY/24" dev "$BRIDGE"
+  [[ $(ip -o -4 addr show dev "$BRIDGE") == *" $GATEWAY/24 "* ]] || ip addr add "$GATEWAY/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
 }
 
@@ -564,7 +564,7 @@ node_ready() {
 
 # kube-proxy has programmed the `kubernetes` Service, and its endpoint is the apiserver.
 service_routed() {
-  iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -q -- "-d $SERVICE_IP/32 .*default/kubernetes:https"
+  iptables -t nat -S KUBE-SERVICES 2>/dev/null | grep -- "-d $SERVICE_IP/32 .*default/kubernetes:https" >/dev/null
 }
 
 start_control_plane() {
@@ -722,7 +722,7 @@ print_env() {
   emit KUBEXIT_NODE_KUBELET_ROOT "$STATE/kubelet"
   emit KUBEXIT_NODE_KUBEXIT_IMAGE "$(kubexit_image)"
   emit KUBEXIT_NODE_BUSYBOX_IMAGE docker.io/local/busybox:1
-  emit KUBEXIT_NODE_SCRIPT "$0"
+  emit KUBEXIT_NODE_SCRIPT "$HERE/kube-node.sh"
 }
 
 cmd_status() {

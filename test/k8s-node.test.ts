@@ -345,7 +345,7 @@ describe(
       const psqlEvents = events(psql);
       const waiting = psqlEvents.findIndex((e) => /: waiting for cloudsql-proxy$/.test(e));
       const allReady = psqlEvents.indexOf('All birth deps ready: cloudsql-proxy');
-      const start = psqlEvents.indexOf('Start: psql --no-psqlrc --command SELECT now();');
+      const start = psqlEvents.indexOf('Start: psql --no-psqlrc --command "SELECT now();"');
       assert.ok(waiting >= 0 && waiting < allReady && allReady < start, psqlEvents.join('\n'));
       assert.deepEqual(childLines(psql), [
         'psql: jobs@127.0.0.1:5432/app: SELECT now();',
