@@ -72,8 +72,10 @@ BEFORE=$STATE/machine.before # what up found, for down to put back
 SYSCTLS=(vm/overcommit_memory kernel/panic kernel/panic_on_oops net/ipv4/ip_forward
   net/ipv4/conf/all/route_localnet)
 # Directories that containerd, its shims and the kubelet create at fixed places whatever their
-# configuration says: removed on down if up did not find them.
-FIXED_DIRS=(/run/containerd /var/lib/cni /var/log/pods /var/log/containers /opt/containerd)
+# configuration says (the kubelet's device-plugin socket is always under /var/lib/kubelet):
+# removed on down if up did not find them.
+FIXED_DIRS=(/run/containerd /var/lib/cni /var/log/pods /var/log/containers /opt/containerd
+  /var/lib/kubelet)
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kube-proxy kubelet)
 
 say() { printf '[kube-node %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -592,13 +594,13 @@ start_control_plane() {
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --service-cluster-ip-range="$SERVICE_SUBNET.0/24" --allow-privileged=true --profiling=false
   await kube-apiserver apiserver_ready
-  say "kube-apiserver ready on $SERVER"
+  say "kube-apiserver ready on $SERVER (${SECONDS}s into up)"
   start kube-controller-manager "$(bin kube-controller-manager)" \
     --kubeconfig="$STATE/controller-manager.kubeconfig" --use-service-account-credentials=true \
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --leader-elect=false --port=0 --secure-port=0 --controllers='*' \
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
-    --node-monitor-period=2s --profiling=false
+    --node-monitor-period=2s --flex-volume-plugin-dir="$STATE/kubelet-plugins" --profiling=false
   start kube-scheduler "$(bin kube-scheduler)" --kubeconfig="$STATE/scheduler.kubeconfig" \
     --leader-elect=false --port=0 --secure-port=0 --profiling=false
 }
@@ -622,18 +624,20 @@ start_node() {
     --volume-plugin-dir="$STATE/kubelet-plugins" --pod-infra-container-image=docker.io/local/pause:1 \
     --oom-score-adj=0 --node-labels=kubexit.test/node=true --keep-terminated-pod-volumes=true \
     --minimum-container-ttl-duration=2m --v=1
+  local t0=$SECONDS
   await kubelet node_ready
   # The kubelet sets vm.overcommit_memory=1, kernel.panic=10, kernel.panic_on_oops=1 once as it
   # starts; this machine keeps its own.
   restore_sysctls vm/
   restore_sysctls kernel/
-  say "node $NODE Ready"
+  say "node $NODE Ready (${SECONDS}s into up, $((SECONDS - t0))s after the kubelet's start)"
   await kube-proxy service_routed
   say "the kubernetes Service ($SERVICE_IP:443) routes to the apiserver"
 }
 
 cmd_up() {
   cmd_install
+  SECONDS=0 # the binaries are there: from here on, the start itself
   mkdir -p "$STATE/logs" "$RUN"
   [[ -f $STATE/.kubexit-node ]] || touch "$STATE/.kubexit-node"
   exec 9>"$STATE/.lock"

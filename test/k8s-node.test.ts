@@ -232,6 +232,7 @@ describe(
       const name = pod.metadata.name;
       const client = node.follow(ns, name, 'client');
       const server = node.follow(ns, name, 'server');
+      const logs = { client: node.openLog(pod, 'client'), server: node.openLog(pod, 'server') };
       await server.stdout(/^nginx: httpd started$/m);
       await client.stdout(/Pod Watch\([^)]+\): watching from resourceVersion \d+/);
       const graveyard = node.emptyDir(pod, 'graveyard');
@@ -264,26 +265,27 @@ describe(
           (p.status.containerStatuses ?? []).every((s) => s.state.terminated) &&
           p.status.containerStatuses?.length === 2;
         const ended = await node.until<PodObject>(pods, (ps) => ps.find(allDone), 60_000);
-        const c = await client.exited;
-        const s = await server.exited;
-        const diagnostics = `\n--- client\n${c.stdout}\n--- server\n${s.stdout}`;
+        // The kubelet removes a deleted pod's containers at once: their logs from the files.
+        const c = logs.client.read();
+        const s = logs.server.read();
+        const diagnostics = `\n--- client\n${c}\n--- server\n${s}`;
         assert.ok(ended.metadata.deletionTimestamp);
 
         // Exit codes as the kubelet reports them: the client's kubexit took the TERM during its
         // birth wait (143, curl never ran); the server's passed it to nginx, which exited 0.
         assert.deepEqual(exitCodes(ended), ['client=143', 'kubexit=0', 'server=0'], diagnostics);
-        const clientEvents = events(c.stdout);
+        const clientEvents = events(c);
         assert.ok(clientEvents.includes('Received signal: terminated'), clientEvents.join('\n'));
         assert.ok(!clientEvents.some((e) => e.startsWith('Start:')), clientEvents.join('\n'));
-        const last = parseLines(c.stdout).at(-1);
+        const last = parseLines(c).at(-1);
         assert.equal(last?.message, 'child not started');
         assert.equal(last?.reason, 'received SIGTERM');
-        assert.deepEqual(childLines(c.stdout), [], 'curl never ran');
+        assert.deepEqual(childLines(c), [], 'curl never ran');
 
         // Both got the kubelet's TERM: the server's kubexit from outside, not from a tombstone.
-        const serverEvents = events(s.stdout);
+        const serverEvents = events(s);
         assert.ok(serverEvents.includes('Received signal: terminated'), serverEvents.join('\n'));
-        assert.match(s.stdout, /^nginx: SIGTERM; \/graveyard\/client holds:$/m);
+        assert.match(s, /^nginx: SIGTERM; \/graveyard\/client holds:$/m);
 
         const clientStone = readFileSync(join(graveyard, 'client'), 'utf8');
         assert.equal(NEVER_BORN.exec(clientStone)?.[2], '143', clientStone);

@@ -6,7 +6,7 @@
 // The tests only use a cluster that is up; they never start or stop it (`up` takes minutes cold
 // and needs root). When it is not up, findNode() says why, for the tests to skip.
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join, relative } from 'node:path';
 import { ROOT, Watched } from './kubexit.js';
@@ -124,6 +124,19 @@ interface List<T> {
   items: T[];
 }
 
+/**
+ * The output in a CRI log file: lines `<time> <stream> <F|P> <text>`, where P marks a part of a
+ * line that the next entry continues.
+ */
+export function criLog(text: string): string {
+  let out = '';
+  for (const line of text.split('\n')) {
+    const m = /^\S+ (?:stdout|stderr) ([FP]) ?(.*)$/.exec(line);
+    if (m) out += (m[2] ?? '') + (m[1] === 'F' ? '\n' : '');
+  }
+  return out;
+}
+
 /** What each container ended with, `name=code`, init containers included, sorted. */
 export function exitCodes(pod: PodObject): string[] {
   return [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])]
@@ -139,6 +152,7 @@ export class RealNode {
   private readonly agent: Agent;
   private readonly namespaces: string[] = [];
   private readonly followers = new Set<Watched>();
+  private readonly overlays: string[] = [];
 
   constructor(private readonly env: NodeEnv) {
     this.kubeletRoot = env.KUBEXIT_NODE_KUBELET_ROOT;
@@ -295,6 +309,32 @@ export class RealNode {
     return this.mustKubectl(['logs', '--namespace', namespace, pod, '--container', container]);
   }
 
+  /**
+   * A container's log file (the CRI's, under /var/log/pods), opened now. For a deleted pod the
+   * kubelet removes the containers, and their logs, as soon as they exited; the open file
+   * still reads whole, and once the kubelet reports the container terminated it is complete
+   * (the runtime drains the output first).
+   */
+  openLog(pod: PodObject, container: string): { read(): string } {
+    const status = pod.status.containerStatuses?.find((s) => s.name === container);
+    const file = join(
+      '/var/log/pods',
+      `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`,
+      container,
+      `${status?.restartCount ?? 0}.log`,
+    );
+    const fd = openSync(file, 'r');
+    return {
+      read: () => {
+        try {
+          return criLog(readFileSync(fd, 'utf8'));
+        } finally {
+          closeSync(fd);
+        }
+      },
+    };
+  }
+
   /** Where the kubelet keeps a pod's emptyDir volume on this machine. */
   emptyDir(pod: PodObject, volume: string): string {
     return join(
@@ -319,6 +359,7 @@ export class RealNode {
     patches: object[] = [],
   ): string {
     const dir = tempDir('kubexit-overlay-');
+    this.overlays.push(dir);
     patches.forEach((p, i) =>
       writeFileSync(join(dir, `patch-${i}.yaml`), JSON.stringify(p, null, 1)),
     );
@@ -344,5 +385,6 @@ export class RealNode {
       await this.kubectl(['delete', 'namespace', '--wait=false', ...this.namespaces]);
     }
     this.agent.destroy();
+    for (const dir of this.overlays) rmSync(dir, { recursive: true, force: true });
   }
 }
