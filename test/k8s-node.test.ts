@@ -30,6 +30,7 @@ import {
   type PodObject,
   type RealNode,
 } from './support/node.js';
+import { procStatus, signalBit } from './support/pod.js';
 
 const found = await findNode();
 
@@ -40,6 +41,7 @@ const TIME = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z`;
 const LIVED = new RegExp(`^Born: "(${TIME})"\nDied: "(${TIME})"\nExitCode: (\\d+)\n$`);
 const NEVER_BORN = new RegExp(`^Died: "(${TIME})"\nExitCode: (\\d+)\n$`);
 const JOB_TIMEOUT = 180_000;
+const SIGTERM = 15;
 
 /** Nanosecond-exact order of two RFC 3339 UTC times (the tombstones'). */
 function before_(a: string, b: string): boolean {
@@ -233,6 +235,14 @@ describe(
       const client = node.follow(ns, name, 'client');
       const server = node.follow(ns, name, 'server');
       const logs = { client: node.openLog(pod, 'client'), server: node.openLog(pod, 'server') };
+      // Each kubexit is PID 1 of its container's PID namespace and catches SIGTERM.
+      for (const program of ['curl', 'nginx']) {
+        const pids = node.pids(pod, ['/kubexit/kubexit', program]);
+        assert.equal(pids.length, 1, `${program}: ${pids.join(' ')}`);
+        const st = procStatus(pids[0] as number);
+        assert.equal(st.nsPids.at(-1), 1, `${program}: NSpid ${st.nsPids.join(' ')}`);
+        assert.notEqual(st.caught & signalBit(SIGTERM), 0n, `${program}'s kubexit catches SIGTERM`);
+      }
       await server.stdout(/^nginx: httpd started$/m);
       await client.stdout(/Pod Watch\([^)]+\): watching from resourceVersion \d+/);
       const graveyard = node.emptyDir(pod, 'graveyard');

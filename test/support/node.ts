@@ -6,7 +6,7 @@
 // The tests only use a cluster that is up; they never start or stop it (`up` takes minutes cold
 // and needs root). When it is not up, findNode() says why, for the tests to skip.
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join, relative } from 'node:path';
 import { ROOT, Watched } from './kubexit.js';
@@ -333,6 +333,27 @@ export class RealNode {
         }
       },
     };
+  }
+
+  /**
+   * The host pids of the pod's processes whose command line starts with `argv` (found by the
+   * pod's cgroup, which the kubelet names after its uid).
+   */
+  pids(pod: PodObject, argv: string[]): number[] {
+    const prefix = argv.map((a) => `${a}\0`).join('');
+    const found: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cgroups = readFileSync(`/proc/${entry}/cgroup`, 'utf8');
+        if (!cgroups.includes(`/pod${pod.metadata.uid}/`)) continue;
+        if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').startsWith(prefix))
+          found.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return found;
   }
 
   /** Where the kubelet keeps a pod's emptyDir volume on this machine. */
