@@ -55,8 +55,12 @@ export async function findNode(): Promise<NodeOrSkip> {
   if (process.getuid?.() !== 0) return { skip: 'the real node needs root' };
   const status = await run('bash', [NODE_SCRIPT, 'status']);
   if (status.code !== 0) {
+    const down = status.stdout
+      .split('\n')
+      .filter((l) => / (stopped|not ready)$/.test(l))
+      .map((l) => l.replace(/\s+(stopped|not ready)$/, ''));
     return {
-      skip: `the single-node cluster is not up (start it: sudo scripts/kube-node.sh up)\n${status.stdout}`,
+      skip: `the single-node cluster is not up (${down.join(', ')} down; start it: sudo scripts/kube-node.sh up)`,
     };
   }
   const out = await run('bash', [
