@@ -14,6 +14,7 @@
 #
 # This is a second, separate instance: its own state directory, ports, addresses, containerd
 # socket and cgroup root. It never touches the control plane of `scripts/kube-local.sh up`.
+# One per machine: the bridge, /run/kubexit-node, the cgroup root and the ports are fixed.
 #
 # Usage: scripts/kube-node.sh COMMAND          (root: it runs containers and changes the network)
 #   install          apt packages, binaries (built if missing), base images; idempotent
@@ -22,8 +23,8 @@
 #                      eval "$(scripts/kube-node.sh up)"
 #   down             delete the pods, stop every process, then undo what up did to the machine:
 #                    mounts, cgroups, iptables chains, the bridge, sysctls, directories it created.
-#                    Keeps logs, PKI and images in the state directory; the next up starts from an
-#                    empty etcd.
+#                    Keeps the logs and the PKI in the state directory and the images in the
+#                    cache; the next up starts from an empty etcd.
 #   status           one line per component; exit status 0 only if all run and the node is Ready
 #   env              print the export lines again
 #   kubexit-image    `npm run image` (a no-op when up to date), then import dist/image
