@@ -243,6 +243,18 @@ describe(
         assert.equal(st.nsPids.at(-1), 1, `${program}: NSpid ${st.nsPids.join(' ')}`);
         assert.notEqual(st.caught & signalBit(SIGTERM), 0n, `${program}'s kubexit catches SIGTERM`);
       }
+      // The client's kubexit (watching the pod, as its log said) was told the API is the
+      // `kubernetes` Service, as in any cluster: kube-proxy took it to the apiserver.
+      const service = await node.get<{ spec: { clusterIP: string } }>(
+        '/api/v1/namespaces/default/services/kubernetes',
+      );
+      const [clientPid] = node.pids(pod, ['/kubexit/kubexit', 'curl']);
+      const environ = readFileSync(`/proc/${clientPid}/environ`, 'utf8').split('\0');
+      assert.ok(
+        environ.includes(`KUBERNETES_SERVICE_HOST=${service.spec.clusterIP}`),
+        environ.join(' '),
+      );
+      assert.ok(environ.includes('KUBERNETES_SERVICE_PORT=443'), environ.join(' '));
       await server.stdout(/^nginx: httpd started$/m);
       await client.stdout(/Pod Watch\([^)]+\): watching from resourceVersion \d+/);
       const graveyard = node.emptyDir(pod, 'graveyard');
