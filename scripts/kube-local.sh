@@ -40,6 +40,9 @@
 #   KUBEXIT_K8S_READY_TIMEOUT   seconds to wait for /readyz (120)
 #   KUBEXIT_K8S_REBUILD=1       rebuild kube-apiserver + kubectl even if cached
 #   KUBEXIT_K8S_BUILD_KUBECTL=0 never build kubectl just because KUBEBUILDER_ASSETS lacks one
+#   KUBEXIT_K8S_EXTRA_BINARIES  more cmd/ names that install builds from the same tree and caches
+#                               in $KUBEXIT_K8S_CACHE/bin, e.g. "kubelet kube-proxy" (the node of
+#                               scripts/kube-node.sh)
 #   KUBEBUILDER_ASSETS          envtest-style directory; if it has kube-apiserver and etcd they are
 #                               used instead of ours (and its kubectl, if present)
 #
@@ -337,6 +340,12 @@ cmd_install() {
       build+=(kubectl)
     fi
   fi
+  local extra
+  for extra in ${KUBEXIT_K8S_EXTRA_BINARIES:-}; do
+    [[ $extra =~ ^[a-z][a-z0-9-]*$ && -d $KSRC/cmd/$extra || ! -f $KSRC/.kubexit-unpacked ]] ||
+      fail "KUBEXIT_K8S_EXTRA_BINARIES: no cmd/$extra in the kubernetes source"
+    if [[ ! -x $CACHE/bin/$extra || ${KUBEXIT_K8S_REBUILD:-0} == 1 ]]; then build+=("$extra"); fi
+  done
   # Fast path for warm runs: nothing to fetch, nothing to build.
   if ((${#build[@]} == 0)) && [[ -x $ETCD ]] && command -v curl >/dev/null && command -v openssl >/dev/null; then
     return 0
