@@ -17,7 +17,8 @@
 // Role. The kubelet keeps terminated pods' volumes (--keep-terminated-pod-volumes), so the
 // graveyard can be read from this machine once a pod is done.
 //
-// Skipped (with the reason) unless the cluster is up: sudo scripts/kube-node.sh up.
+// The "node" part of the suite (test/support/requires.ts): npm test brings the cluster up
+// (scripts/kube-node.sh up); KUBEXIT_TEST_SKIP=node leaves these tests out.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,8 +32,11 @@ import {
   type RealNode,
 } from './support/node.js';
 import { procStatus, signalBit } from './support/pod.js';
+import { requires } from './support/requires.js';
 
-const found = await findNode();
+const skip = requires('node');
+const found = skip ? { skip } : await findNode();
+if (!skip && found.skip) requires('node', () => found.skip);
 
 const STANDINS = join(FIXTURES, 'node-standins');
 const STANDIN_IMAGE = 'docker.io/local/example-standins:1';

@@ -71,6 +71,22 @@ export const PARTS = {
     'qemu-aarch64 and an arm64 root (debootstrap --foreign)',
     { after: ['roots'], tools: [{ command: 'qemu-aarch64-static', apt: 'qemu-user-static' }] },
   ),
+  node: part(
+    'the examples as real Jobs on a real single-node cluster: kubelet + containerd, controller-manager, scheduler, kube-proxy',
+    'root, scripts/kube-node.sh up: containerd, runc, the CNI plugins and iptables from apt; kubelet & co built once from Debian source',
+    {
+      after: ['k8s'],
+      root: true,
+      tools: [
+        { command: 'containerd', apt: 'containerd' },
+        { command: 'runc', apt: 'runc' },
+        { command: 'iptables', apt: 'iptables' },
+        { command: 'conntrack', apt: 'conntrack' },
+        { command: 'umoci', apt: 'umoci' },
+        { command: 'busybox', apt: 'busybox-static' },
+      ],
+    },
+  ),
   image: part(
     'the OCI image from scripts/image.sh, unpacked with umoci and run in its own root',
     'umoci, an x64 machine',

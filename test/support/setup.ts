@@ -22,6 +22,7 @@ import { executable, MAKE_ROOTS, ROOTS_DIR, X64_ROOTS } from './roots.js';
 
 const LOGS = join(tmpdir(), `kubexit-test-setup-${process.getuid?.() ?? 'user'}`);
 const KUBE_LOCAL = join(ROOT, 'scripts', 'kube-local.sh');
+const KUBE_NODE = join(ROOT, 'scripts', 'kube-node.sh');
 const SBIN = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 const isRoot = process.getuid?.() === 0;
 
@@ -62,6 +63,15 @@ const STEPS: Partial<Record<PartName, Step>> = {
       throw new Unmet('dist/bin/kubexit-linux-arm64 is not built (npm run package)');
     }
     return roots(log, ['arm64']);
+  },
+  node: async (log) => {
+    if ((await sh(log, 'bash', [KUBE_NODE, 'status'])) === 0)
+      return 'already up and Ready (reused)';
+    // Its stdout is the export lines: not for a log file.
+    if ((await sh(log, 'bash', [KUBE_NODE, 'up'], 'ignore')) !== 0) {
+      throw new Unmet(`scripts/kube-node.sh up failed: ${lastError(log)}`);
+    }
+    return 'started: node Ready, the kubernetes Service routed';
   },
   image: async (log) => {
     if (process.arch !== 'x64') throw new Unmet(`the image tests are x64, this is ${process.arch}`);
