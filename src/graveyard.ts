@@ -4,7 +4,6 @@ import {
   constants,
   mkdirSync,
   openSync,
-  readFileSync,
   renameSync,
   unlinkSync,
   watch,
@@ -13,6 +12,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { rfc3339Nano } from './clock.js';
+import { readTombstone, type TombstoneRead } from './graveyard-read.js';
 import type { Trace } from './log.js';
 import { formatTombstone, type Tombstone } from './tombstone.js';
 
@@ -75,14 +75,12 @@ export class Graveyard {
     }
   }
 
-  /** The raw tombstone, or undefined when there is none yet. */
-  read(name: string): string | undefined {
-    try {
-      return readFileSync(this.pathOf(name), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+  /**
+   * Another container's tombstone, read without blocking, following a symlink, or reading more
+   * than a small cap: whatever is at the path, the answer comes at once.
+   */
+  read(name: string): TombstoneRead {
+    return readTombstone(this.pathOf(name));
   }
 
   /** inotify on the folder: `name` is the file that changed, null when the kernel didn't say. */

@@ -1,0 +1,287 @@
+// A graveyard that neighbouring containers abuse, by bug or by malice: whatever sits at a
+// dependency's tombstone path, and the folder itself deleted or replaced, never hangs kubexit,
+// grows it without bound, or costs it a real death. Real FIFOs, sockets, symlinks, sparse files,
+// real inotify, and real kernel inotify limits (in a user namespace of the test's own).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  constants,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { FIXTURES, kubexit, traceEvents, type Run, type Watched } from './support/kubexit.js';
+import { tempDir } from './support/temp.js';
+
+const RECORDER = join(FIXTURES, 'recorder.mjs');
+const BORN = 'Born: "2020-04-28T10:41:46.9926314Z"\n';
+const DEAD =
+  'Born: "2020-04-28T10:41:46.9926314Z"\nDied: "2020-04-28T10:41:47.0496314Z"\nExitCode: 0\n';
+/** A test that fails (today's code hangs) instead of holding the whole run. */
+const BOUNDED = { timeout: 20_000 };
+const MiB = 1024 * 1024;
+
+/** Runs of this file, so that one left frozen by a failed test is KILLed with its child. */
+const runs: Watched[] = [];
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+  for (const run of runs.splice(0)) {
+    if (!run.running) continue;
+    const pid = run.proc.pid as number;
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ');
+    } catch {
+      // already gone
+    }
+    for (const p of [pid, ...children.filter(Boolean).map(Number)]) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+});
+
+function track<T extends Watched>(run: T): T {
+  runs.push(run);
+  return run;
+}
+
+/** A sidecar whose child reports signals and exits 0 on TERM; kubexit's traces as they happen. */
+function sidecar(graveyard: string, deps: string): Run {
+  return track(
+    kubexit([process.execPath, RECORDER, '--exit-on', 'SIGTERM'], {
+      KUBEXIT_NAME: 'sidecar',
+      KUBEXIT_GRAVEYARD: graveyard,
+      KUBEXIT_DEATH_DEPS: deps,
+      KUBEXIT_INSTANT_LOGGING: 'true',
+      KUBEXIT_VERBOSE_LEVEL: '1',
+    }),
+  );
+}
+
+/** Another container's atomic write of its Died tombstone, over whatever was there. */
+function writeDeath(path: string): void {
+  const temp = `${path}.new`;
+  writeFileSync(temp, DEAD);
+  renameSync(temp, path);
+}
+
+function mkfifo(path: string): void {
+  const made = spawnSync('mkfifo', [path]);
+  assert.equal(made.status, 0, made.stderr?.toString());
+}
+
+/** Something that is not a tombstone, planted at `path`, and the log line it must earn. */
+interface Hostile {
+  what: string;
+  plant(path: string): void;
+  logged: RegExp;
+  /** How the real tombstone replaces it (default: an atomic rename over it). */
+  replace?(path: string): void;
+}
+
+const HOSTILE: Hostile[] = [
+  {
+    what: 'a FIFO nobody writes to',
+    plant: mkfifo,
+    logged: /a FIFO/,
+  },
+  {
+    what: 'a FIFO held open by a writer, with a death written into it',
+    plant(path) {
+      mkfifo(path);
+      // O_RDWR does not wait for a reader: this process is the writer that never closes.
+      const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+      writeSync(fd, DEAD);
+      cleanups.push(() => closeSync(fd));
+    },
+    logged: /a FIFO/,
+  },
+  {
+    what: 'a symlink to /dev/zero',
+    plant: (path) => symlinkSync('/dev/zero', path),
+    logged: /a symbolic link \(to \/dev\/zero\)/,
+  },
+  {
+    what: 'a symlink to /dev/urandom',
+    plant: (path) => symlinkSync('/dev/urandom', path),
+    logged: /a symbolic link/,
+  },
+  {
+    what: 'a symlink to a 300 MB file',
+    plant(path) {
+      const big = join(tempDir(), 'big');
+      writeFileSync(big, '');
+      truncateSync(big, 300_000_000);
+      symlinkSync(big, path);
+    },
+    logged: /a symbolic link/,
+  },
+  {
+    what: 'a dangling symlink',
+    plant: (path) => symlinkSync(join(tempDir(), 'nowhere'), path),
+    logged: /a symbolic link/,
+  },
+  {
+    what: 'a directory',
+    plant: (path) => mkdirSync(path),
+    logged: /a directory/,
+    replace(path) {
+      rmSync(path, { recursive: true });
+      writeDeath(path);
+    },
+  },
+  {
+    what: 'a listening socket',
+    plant(path) {
+      const server = createServer().listen(path);
+      cleanups.push(() => server.close());
+    },
+    logged: /a socket/,
+  },
+  {
+    what: 'a 300 MB sparse file, then a death written in place',
+    plant(path) {
+      writeFileSync(path, BORN);
+      truncateSync(path, 300_000_000);
+    },
+    logged: /larger than the 4096-byte cap/,
+    replace(path) {
+      // As a Go kubexit writes: truncate, then write, in the same file.
+      const fd = openSync(path, 'w');
+      writeSync(fd, DEAD);
+      closeSync(fd);
+    },
+  },
+  {
+    what: 'a file that keeps growing',
+    plant(path) {
+      writeFileSync(path, BORN);
+      // Valid YAML all along: only its size can make it wrong.
+      const timer = setInterval(() => appendFileSync(path, `# ${'x'.repeat(200)}\n`), 1);
+      cleanups.push(() => clearInterval(timer));
+    },
+    logged: /larger than the 4096-byte cap/,
+  },
+];
+
+describe('hostile files at a dependency tombstone path', () => {
+  for (const hostile of HOSTILE) {
+    it(`${hostile.what}: logged once, no news, the real death later seen`, BOUNDED, async () => {
+      const graveyard = tempDir();
+      const path = join(graveyard, 'main');
+      const run = sidecar(graveyard, 'main');
+      await run.stdout(/ready/);
+      hostile.plant(path);
+      await run.stderr(new RegExp(`Ignoring tombstone main: ${hostile.logged.source}`));
+      // More events on the same thing: read again, not logged again.
+      lutimesSync(path, new Date(), new Date());
+      lutimesSync(path, new Date(), new Date());
+      (hostile.replace ?? writeDeath)(path);
+      const exit = await run.exited;
+      assert.match(exit.stdout, /got SIGTERM/, 'the real death was acted on');
+      assert.equal(exit.code, 0);
+      const events = traceEvents(exit.logs.at(-1), 'death graveyard watcher');
+      assert.equal(events.filter((e) => e.startsWith('Ignoring tombstone main')).length, 1);
+      assert.ok(events.includes('New death: main'));
+      assert.ok(!events.some((e) => e.startsWith('Handler error')), events.join('\n'));
+    });
+  }
+
+  it('logs again when a hostile file comes back after something else', BOUNDED, async () => {
+    const graveyard = tempDir();
+    const path = join(graveyard, 'main');
+    const run = sidecar(graveyard, 'main');
+    await run.stdout(/ready/);
+    symlinkSync('/dev/zero', path);
+    await run.stderr(/Ignoring tombstone main: a symbolic link/);
+    // Something else wrong in between (a garbage tombstone: its own line), then the link again.
+    rmSync(path);
+    writeFileSync(path, '- not a tombstone\n');
+    await run.stderr(/Handler error: failed to read tombstone main/);
+    rmSync(path);
+    symlinkSync('/dev/zero', path);
+    await run.stderr(/Ignoring tombstone main: a symbolic link[^]*Ignoring tombstone main/);
+    writeDeath(path);
+    assert.equal((await run.exited).code, 0);
+  });
+
+  it(
+    'a FIFO at the dependency name from the start: SIGTERM still reaches the child, and its exit code is ours',
+    BOUNDED,
+    async () => {
+      const graveyard = tempDir();
+      mkfifo(join(graveyard, 'main'));
+      const run = track(
+        kubexit(['sh', '-c', "trap 'kill $!; exit 7' TERM; echo ready; sleep 60 & wait"], {
+          KUBEXIT_NAME: 'app',
+          KUBEXIT_GRAVEYARD: graveyard,
+          KUBEXIT_DEATH_DEPS: 'main',
+          KUBEXIT_INSTANT_LOGGING: 'true',
+        }),
+      );
+      await run.stdout(/ready/);
+      await run.stderr(/Ignoring tombstone main: a FIFO/);
+      run.kill('SIGTERM');
+      const exit = await run.exited;
+      assert.equal(exit.code, 7);
+      assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), /\nExitCode: 7\n$/);
+    },
+  );
+
+  it(
+    'a FIFO for one dependency does not stop the death of another from being acted on',
+    BOUNDED,
+    async () => {
+      const graveyard = tempDir();
+      const run = sidecar(graveyard, 'a,b');
+      await run.stdout(/ready/);
+      mkfifo(join(graveyard, 'a'));
+      await run.stderr(/Ignoring tombstone a: a FIFO/);
+      writeDeath(join(graveyard, 'b'));
+      const exit = await run.exited;
+      assert.match(exit.stdout, /got SIGTERM/);
+      assert.equal(exit.code, 0);
+      assert.ok(traceEvents(exit.logs.at(-1), 'death graveyard watcher').includes('New death: b'));
+    },
+  );
+
+  it(
+    'a 300 MB file and a symlink to /dev/zero are not read: memory stays bounded, signals still work',
+    BOUNDED,
+    async () => {
+      const graveyard = tempDir();
+      const run = sidecar(graveyard, 'big,zero');
+      await run.stdout(/ready/);
+      writeFileSync(join(graveyard, 'big'), '');
+      truncateSync(join(graveyard, 'big'), 300_000_000);
+      symlinkSync('/dev/zero', join(graveyard, 'zero'));
+      await run.stderr(/Ignoring tombstone big: larger than the 4096-byte cap/);
+      await run.stderr(/Ignoring tombstone zero: a symbolic link/);
+      // The peak, not the current size: a big read that was already freed still shows.
+      const status = readFileSync(`/proc/${run.pid}/status`, 'utf8');
+      const peakKiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1]);
+      assert.ok(peakKiB * 1024 < 200 * MiB, `peak RSS ${peakKiB} KiB`);
+      run.kill('SIGTERM');
+      const exit = await run.exited;
+      assert.match(exit.stdout, /got SIGTERM/);
+      assert.equal(exit.code, 0);
+    },
+  );
+});
