@@ -1,9 +1,9 @@
 // Death dependencies: tell the supervisor, once, when the tombstone of any dependency says Died.
 // Loaded only when KUBEXIT_DEATH_DEPS is set. Tombstones in the shape kubexits write are decoded
 // directly; the YAML library is loaded only for the first one in any other shape.
-import type { FSWatcher } from 'node:fs';
 import type { Graveyard } from './graveyard.js';
 import { isTempName } from './graveyard.js';
+import type { FolderWatch } from './graveyard-watch.js';
 import type { Trace } from './log.js';
 import { isDead, parseCanonical, tombstoneJson, type Tombstone } from './tombstone.js';
 
@@ -35,7 +35,7 @@ export function watchDeaths(
 ): DeathWatch {
   const wanted = new Set(deps);
   const where = `Tombstone Watch(${graveyard.dir})`;
-  let watcher: FSWatcher | undefined;
+  let watcher: FolderWatch | undefined;
   let done = false;
   // What was last wrong with each dependency's file: said once, again only after it changed.
   const problems = new Map<string, string>();
@@ -116,19 +116,10 @@ export function watchDeaths(
   };
 
   const start = (): void => {
-    watcher = graveyard.watch(onChange);
-    watcher.on('error', (err) => {
-      // Events may have been lost: watch again and read everything.
-      trace.event(`${where}: error: ${err.message}`);
-      watcher?.close();
-      if (done) return;
-      try {
-        start();
-        scan();
-      } catch (again) {
-        // The folder is gone or unreadable: nothing left to watch; say so, don't crash.
-        trace.event(`${where}: error: ${(again as Error).message}`);
-      }
+    // Follows the folder if it is deleted or replaced; throws only when inotify says no.
+    watcher = graveyard.watch({
+      change: onChange,
+      notice: (message) => trace.event(`${where}: ${message}`),
     });
   };
 

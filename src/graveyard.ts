@@ -6,13 +6,12 @@ import {
   openSync,
   renameSync,
   unlinkSync,
-  watch,
   writeSync,
-  type FSWatcher,
 } from 'node:fs';
 import { join } from 'node:path';
 import { rfc3339Nano } from './clock.js';
 import { readTombstone, type TombstoneRead } from './graveyard-read.js';
+import { watchFolder, type FolderListener, type FolderWatch } from './graveyard-watch.js';
 import type { Trace } from './log.js';
 import { formatTombstone, type Tombstone } from './tombstone.js';
 
@@ -83,9 +82,12 @@ export class Graveyard {
     return readTombstone(this.pathOf(name));
   }
 
-  /** inotify on the folder: `name` is the file that changed, null when the kernel didn't say. */
-  watch(onChange: (name: string | null) => void): FSWatcher {
-    return watch(this.dir, { persistent: false }, (_event, name) => onChange(name));
+  /**
+   * inotify on the folder, kept when the folder is deleted, moved or replaced (it is watched
+   * again, and read whole); while it is missing, its return is awaited, without polling.
+   */
+  watch(listener: FolderListener): FolderWatch {
+    return watchFolder(this.dir, listener);
   }
 }
 

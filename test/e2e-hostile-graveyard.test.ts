@@ -285,3 +285,80 @@ describe('hostile files at a dependency tombstone path', () => {
     },
   );
 });
+
+describe('the graveyard folder deleted or replaced while watched', () => {
+  it('rm -rf and mkdir again: a death written into the new folder is seen', BOUNDED, async () => {
+    const graveyard = join(tempDir(), 'graveyard');
+    const run = sidecar(graveyard, 'main');
+    await run.stdout(/ready/);
+    rmSync(graveyard, { recursive: true });
+    mkdirSync(graveyard);
+    writeFileSync(join(graveyard, 'main'), DEAD);
+    const exit = await run.exited;
+    assert.match(exit.stdout, /got SIGTERM/);
+    assert.equal(exit.code, 0);
+    const events = traceEvents(exit.logs.at(-1), 'death graveyard watcher');
+    assert.ok(events.includes('New death: main'));
+    assert.ok(
+      events.some((e) => /folder .*(gone|replaced)/.test(e)),
+      events.join('\n'),
+    );
+  });
+
+  it(
+    'renamed away and a new one made: a death written into the new folder is seen',
+    BOUNDED,
+    async () => {
+      const base = tempDir();
+      const graveyard = join(base, 'graveyard');
+      const run = sidecar(graveyard, 'main');
+      await run.stdout(/ready/);
+      renameSync(graveyard, join(base, 'old'));
+      mkdirSync(graveyard);
+      writeFileSync(join(graveyard, 'main'), DEAD);
+      const exit = await run.exited;
+      assert.match(exit.stdout, /got SIGTERM/);
+      assert.equal(exit.code, 0);
+    },
+  );
+
+  it(
+    'the folder and its parent deleted: kubexit waits in the nearest folder left, and sees a death once they are back',
+    BOUNDED,
+    async () => {
+      const base = tempDir();
+      const graveyard = join(base, 'shared', 'graveyard');
+      const run = sidecar(graveyard, 'main');
+      await run.stdout(/ready/);
+      rmSync(join(base, 'shared'), { recursive: true });
+      await run.stderr(new RegExp(`waiting for it in ${base}\\b`));
+      mkdirSync(join(base, 'shared'));
+      await run.stderr(new RegExp(`waiting for it in ${base}/shared\\b`));
+      mkdirSync(graveyard);
+      await run.stderr(/folder is back/);
+      writeFileSync(join(graveyard, 'main'), DEAD);
+      const exit = await run.exited;
+      assert.match(exit.stdout, /got SIGTERM/);
+      assert.equal(exit.code, 0);
+    },
+  );
+
+  it(
+    'a dependency that died while the folder was missing is seen when it comes back',
+    BOUNDED,
+    async () => {
+      const base = tempDir();
+      const graveyard = join(base, 'graveyard');
+      const run = sidecar(graveyard, 'main');
+      await run.stdout(/ready/);
+      rmSync(graveyard, { recursive: true });
+      await run.stderr(/waiting for it in/);
+      // Made elsewhere, complete, then moved into place: no event inside the new folder at all.
+      const next = join(base, 'next');
+      mkdirSync(next);
+      writeFileSync(join(next, 'main'), DEAD);
+      renameSync(next, graveyard);
+      assert.equal((await run.exited).code, 0);
+    },
+  );
+});
