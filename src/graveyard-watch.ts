@@ -151,9 +151,31 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
   };
 }
 
+/** fs.watch, with inotify's limits explained: a bare EMFILE tells an operator nothing. */
 function watchOrExplain(
   path: string,
   listener: (event: string, file: string | null) => void,
 ): FSWatcher {
-  return watch(path, { persistent: false }, listener);
+  try {
+    return watch(path, { persistent: false }, listener);
+  } catch (err) {
+    throw explainWatchError(err as NodeJS.ErrnoException, path);
+  }
+}
+
+export function explainWatchError(err: NodeJS.ErrnoException, path: string): Error {
+  let why: string | undefined;
+  if (err.code === 'EMFILE')
+    why =
+      'no inotify instance left (fs.inotify.max_user_instances, per user on the node, ' +
+      'default 128; or kubexit is out of file descriptors): raise it on the node, ' +
+      'e.g. sysctl -w fs.inotify.max_user_instances=512';
+  else if (err.code === 'ENOSPC')
+    why =
+      'no inotify watch left (fs.inotify.max_user_watches, per user on the node): raise it ' +
+      'on the node, e.g. sysctl -w fs.inotify.max_user_watches=524288';
+  if (why === undefined) return err;
+  const e = new Error(`cannot watch ${path}: ${err.code}: ${why}`, { cause: err });
+  (e as NodeJS.ErrnoException).code = err.code;
+  return e;
 }

@@ -3,11 +3,12 @@
 // grows it without bound, or costs it a real death. Real FIFOs, sockets, symlinks, sparse files,
 // real inotify, and real kernel inotify limits (in a user namespace of the test's own).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
   constants,
+  existsSync,
   lutimesSync,
   mkdirSync,
   openSync,
@@ -22,7 +23,7 @@ import {
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { FIXTURES, kubexit, traceEvents, type Run, type Watched } from './support/kubexit.js';
+import { FIXTURES, kubexit, ROOT, traceEvents, Watched, type Run } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 
 const RECORDER = join(FIXTURES, 'recorder.mjs');
@@ -361,4 +362,80 @@ describe('the graveyard folder deleted or replaced while watched', () => {
       assert.equal((await run.exited).code, 0);
     },
   );
+});
+
+/** kubexit in a user namespace of its own, whose inotify limit is set to 0: the kernel's real
+ * EMFILE or ENOSPC, without touching the node-wide sysctl that other processes rely on. */
+function underInotifyLimit(
+  limit: 'instances' | 'watches',
+  command: string[],
+  env: Record<string, string>,
+): Watched {
+  const bin = process.env.KUBEXIT_BIN;
+  const cmd = bin ? [bin] : [process.execPath, join(ROOT, 'dist', 'kubexit.js')];
+  const script = `echo 0 > /proc/sys/user/max_inotify_${limit} && exec "$@"`;
+  return track(
+    new Watched(
+      spawn(
+        'unshare',
+        ['--user', '--map-root-user', 'sh', '-c', script, 'sh', ...cmd, ...command],
+        {
+          env: { ...process.env, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
+    ),
+  );
+}
+
+const userNamespaces =
+  spawnSync('unshare', [
+    '--user',
+    '--map-root-user',
+    'sh',
+    '-c',
+    'echo 1 > /proc/sys/user/max_inotify_instances',
+  ]).status === 0
+    ? false
+    : 'cannot make a user namespace with its own inotify limits here (unshare --user)';
+
+describe('inotify limits', () => {
+  const cases = [
+    { limit: 'instances', errno: 'EMFILE', sysctl: 'fs.inotify.max_user_instances' },
+    { limit: 'watches', errno: 'ENOSPC', sysctl: 'fs.inotify.max_user_watches' },
+  ] as const;
+  for (const { limit, errno, sysctl } of cases) {
+    it(
+      `no inotify ${limit} left (${errno}): one error naming ${sysctl}, exit 1, the child never started, Died written`,
+      { skip: userNamespaces, ...BOUNDED },
+      async () => {
+        const graveyard = tempDir();
+        const marker = join(tempDir(), 'ran');
+        const run = underInotifyLimit(limit, ['touch', marker], {
+          KUBEXIT_NAME: 'app',
+          KUBEXIT_GRAVEYARD: graveyard,
+          KUBEXIT_DEATH_DEPS: 'main',
+        });
+        const exit = await run.exited;
+        assert.equal(existsSync(marker), false, 'the child was never started');
+        assert.equal(exit.code, 1);
+        assert.equal(exit.logs.length, 2, exit.stderr); // `initialized`, then the one error
+        const error = exit.logs.at(-1);
+        assert.equal(error?.level, 'error');
+        assert.match(String(error?.error), new RegExp(errno));
+        assert.match(
+          String(error?.error),
+          new RegExp(`sysctl -w ${sysctl.replace(/\./g, '\\.')}=`),
+        );
+        assert.ok(
+          !traceEvents(error, 'supervisor').some((e) => e.startsWith('Start:')),
+          'the child was never started',
+        );
+        assert.match(
+          readFileSync(join(graveyard, 'app'), 'utf8'),
+          /^Died: "[^"]+"\nExitCode: 1\n$/,
+        );
+      },
+    );
+  }
 });
