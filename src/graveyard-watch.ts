@@ -27,6 +27,12 @@ type State =
   /** The folder is missing: `path`, the nearest folder above it, is watched. */
   | { mode: 'waiting'; watcher: FSWatcher; path: string; id: Identity | undefined };
 
+// Bun's fs.watch can drop an event that closely follows another of the same name (see
+// death.ts): the last of a folder's quick deletions and re-creations may be the one lost. Under
+// Bun, the path is looked at once more a moment after the folder's own last event.
+const RECHECK_FOLDER = process.versions.bun !== undefined;
+const RECHECK_FOLDER_MS = 50;
+
 function directoryAt(path: string): Identity | undefined {
   try {
     const s = statSync(path);
@@ -47,6 +53,12 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
   const name = basename(dir);
   let state: State = { mode: 'none' };
   let closed = false;
+  let recheck: NodeJS.Timeout | undefined;
+  const recheckLater = (): void => {
+    if (!RECHECK_FOLDER) return;
+    clearTimeout(recheck);
+    recheck = setTimeout(() => follow(false), RECHECK_FOLDER_MS).unref();
+  };
 
   const stop = (): void => {
     // Before any new watch: Bun gives a new watch on a path the old, dead one while it is open.
@@ -58,16 +70,17 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
     // Events may have been lost: watch again, read everything.
     listener.notice(`error: ${err.message}`);
     stop();
-    follow(false, true);
+    follow(false);
   };
 
   /** Watches the folder; false when it is not there (or was replaced while we looked). */
   const attach = (): boolean => {
     const before = directoryAt(dir);
     if (before === undefined) return false;
-    const w: FSWatcher = watchOrExplain(dir, (_event, file) => {
+    const w = watchOrExplain(dir, (_event, file) => {
       if (state.mode === 'folder' && state.watcher === w) onFolderEvent(file);
     });
+    if (w === undefined) return false;
     // The inode watched is the one seen before and after the watch: else it changed between.
     if (!same(directoryAt(dir), before)) {
       w.close();
@@ -78,7 +91,8 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
     return true;
   };
 
-  /** Watches the nearest folder above that exists, unless it is already the one watched. */
+  /** Watches the nearest folder above that exists, unless it is already the one watched;
+   * false when nothing changed. */
   const waitAbove = (): boolean => {
     let above = dirname(dir);
     while (directoryAt(above) === undefined && dirname(above) !== above) above = dirname(above);
@@ -88,10 +102,13 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
     // Only the next name on the way down matters, and the folder's own deletion or move.
     const next = relative(above, dir).split(sep)[0];
     const self = basename(above);
-    const w: FSWatcher = watchOrExplain(above, (_event, file) => {
+    const w = watchOrExplain(above, (_event, file) => {
       if (state.mode !== 'waiting' || state.watcher !== w) return;
-      if (file === null || file === next || file === self) follow(false, false);
+      if (file !== null && file !== next && file !== self) return;
+      follow(false);
+      recheckLater();
     });
+    if (w === undefined) return true; // gone meanwhile: look again
     w.on('error', onError);
     state = { mode: 'waiting', watcher: w, path: above, id };
     listener.notice(`folder gone: waiting for it in ${above}`);
@@ -102,28 +119,26 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
    * Brings the watch in line with what is at the path now. A folder watched again after it was
    * replaced or came back is read whole (`change(null)`): files may have landed meanwhile.
    */
-  const follow = (first: boolean, rescan: boolean): void => {
+  const follow = (first: boolean): void => {
     if (closed) return;
     try {
-      let replaced = rescan;
+      let waited = state.mode === 'waiting';
       // Each new watch is followed by another look, so that a change in between is not missed.
       for (;;) {
         if (state.mode === 'folder') {
-          if (same(directoryAt(dir), state.id)) break;
+          if (same(directoryAt(dir), state.id)) return;
           listener.notice('folder deleted, moved or replaced: watching its path again');
           stop();
-          replaced = true;
         }
         if (directoryAt(dir) !== undefined) {
-          const wasWaiting = state.mode === 'waiting';
           stop();
           if (!attach()) continue;
-          if (wasWaiting) listener.notice('folder is back: watching it again');
-          if (wasWaiting || replaced) listener.change(null);
-          break;
+          if (waited) listener.notice('folder is back: watching it again');
+          if (!first) listener.change(null);
+          return;
         }
-        if (!waitAbove()) break;
-        replaced = true;
+        if (!waitAbove()) return;
+        waited = true;
       }
     } catch (err) {
       if (first) throw err;
@@ -136,29 +151,36 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
     // The folder's own deletion or move comes under its own name (or none): look at the path.
     if (file === null || file === name) {
       const before = state;
-      follow(false, false);
+      follow(false);
+      recheckLater();
       if (state !== before) return; // watched again (and read whole), or waiting
     }
     listener.change(file);
   };
 
-  follow(true, false);
+  follow(true);
   return {
     close(): void {
       closed = true;
+      clearTimeout(recheck);
       stop();
     },
   };
 }
 
-/** fs.watch, with inotify's limits explained: a bare EMFILE tells an operator nothing. */
+/**
+ * fs.watch, with inotify's limits explained (a bare EMFILE tells an operator nothing); undefined
+ * when the folder is gone, as it can be between a look at it and the watch.
+ */
 function watchOrExplain(
   path: string,
   listener: (event: string, file: string | null) => void,
-): FSWatcher {
+): FSWatcher | undefined {
   try {
     return watch(path, { persistent: false }, listener);
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw explainWatchError(err as NodeJS.ErrnoException, path);
   }
 }

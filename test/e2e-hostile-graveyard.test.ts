@@ -13,6 +13,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -362,7 +363,43 @@ describe('the graveyard folder deleted or replaced while watched', () => {
       assert.equal((await run.exited).code, 0);
     },
   );
+
+  it(
+    'deleted and re-created 100 times in a row: one inotify watch left, and a death still seen',
+    BOUNDED,
+    async () => {
+      const graveyard = join(tempDir(), 'graveyard');
+      const run = sidecar(graveyard, 'main,marker');
+      await run.stdout(/ready/);
+      for (let i = 0; i < 100; i++) {
+        rmSync(graveyard, { recursive: true });
+        mkdirSync(graveyard);
+      }
+      // Seen whichever way kubexit got here: an event in the folder, or the read of it whole.
+      writeFileSync(join(graveyard, 'marker'), '- not a tombstone\n');
+      await run.stderr(/Handler error: failed to read tombstone marker/);
+      assert.equal(inotifyWatches(run.pid), 1, 'every replaced watch was closed');
+      writeFileSync(join(graveyard, 'main'), DEAD);
+      const exit = await run.exited;
+      assert.match(exit.stdout, /got SIGTERM/);
+      assert.equal(exit.code, 0);
+    },
+  );
 });
+
+/** The inotify watches a process holds, from the kernel's own account of its inotify fds. */
+function inotifyWatches(pid: number): number {
+  let watches = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+      watches += info.split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return watches;
+}
 
 /** kubexit in a user namespace of its own, whose inotify limit is set to 0: the kernel's real
  * EMFILE or ENOSPC, without touching the node-wide sysctl that other processes rely on. */
