@@ -1,9 +1,9 @@
 // Death dependencies: tell the supervisor, once, when the tombstone of any dependency says Died.
 // Loaded only when KUBEXIT_DEATH_DEPS is set. Tombstones in the shape kubexits write are decoded
 // directly; the YAML library is loaded only for the first one in any other shape.
-import type { FSWatcher } from 'node:fs';
 import type { Graveyard } from './graveyard.js';
 import { isTempName } from './graveyard.js';
+import type { FolderWatch } from './graveyard-watch.js';
 import type { Trace } from './log.js';
 import { isDead, parseCanonical, tombstoneJson, type Tombstone } from './tombstone.js';
 
@@ -35,8 +35,15 @@ export function watchDeaths(
 ): DeathWatch {
   const wanted = new Set(deps);
   const where = `Tombstone Watch(${graveyard.dir})`;
-  let watcher: FSWatcher | undefined;
+  let watcher: FolderWatch | undefined;
   let done = false;
+  // What was last wrong with each dependency's file: said once, again only after it changed.
+  const problems = new Map<string, string>();
+  const problem = (name: string, key: string, message: string): void => {
+    if (problems.get(name) === key) return;
+    problems.set(name, key);
+    trace.event(message);
+  };
 
   const close = (): void => {
     if (done) return;
@@ -48,10 +55,15 @@ export function watchDeaths(
   const check = (name: string): void => {
     if (done) return;
     trace.event(`Reading tombstone: ${name}`);
+    const read = graveyard.read(name);
+    if (read.kind === 'none') return void problems.delete(name);
+    if (read.kind === 'ignored') {
+      // Not a tombstone (a FIFO, a symlink, a huge file…): no news, neither death nor error.
+      return problem(name, read.problem, `Ignoring tombstone ${name}: ${read.detail}`);
+    }
+    const text = read.text;
     let tombstone: Tombstone | undefined;
     try {
-      const text = graveyard.read(name);
-      if (text === undefined) return;
       tombstone = parseCanonical(text) ?? parseYaml?.(text);
       if (tombstone === undefined) {
         // Read again once the YAML reader is here: the file may have changed meanwhile.
@@ -62,10 +74,11 @@ export function watchDeaths(
         return;
       }
     } catch (err) {
-      // A garbage or unreadable tombstone is not a death; the next write will be re-read.
-      trace.event(`Handler error: failed to read tombstone ${name}: ${(err as Error).message}`);
-      return;
+      // A garbage tombstone is not a death; the next write will be re-read.
+      const message = (err as Error).message;
+      return problem(name, message, `Handler error: failed to read tombstone ${name}: ${message}`);
     }
+    problems.delete(name);
     if (!isDead(tombstone)) return;
     // Act first, write the story after: the trace costs time the child's TERM shouldn't wait.
     done = true;
@@ -103,19 +116,10 @@ export function watchDeaths(
   };
 
   const start = (): void => {
-    watcher = graveyard.watch(onChange);
-    watcher.on('error', (err) => {
-      // Events may have been lost: watch again and read everything.
-      trace.event(`${where}: error: ${err.message}`);
-      watcher?.close();
-      if (done) return;
-      try {
-        start();
-        scan();
-      } catch (again) {
-        // The folder is gone or unreadable: nothing left to watch; say so, don't crash.
-        trace.event(`${where}: error: ${(again as Error).message}`);
-      }
+    // Follows the folder if it is deleted or replaced; throws only when inotify says no.
+    watcher = graveyard.watch({
+      change: onChange,
+      notice: (message) => trace.event(`${where}: ${message}`),
     });
   };
 

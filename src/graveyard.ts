@@ -1,7 +1,9 @@
 // The graveyard: the folder shared by a pod's containers, one tombstone file per container.
-import { mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { rfc3339Nano } from './clock.js';
+import { readTombstone, type TombstoneRead } from './graveyard-read.js';
+import { watchFolder, type FolderListener, type FolderWatch } from './graveyard-watch.js';
 import type { Trace } from './log.js';
 import { formatTombstone, type Tombstone } from './tombstone.js';
 import { writeTombstoneFile } from './tombstone-write.js';
@@ -33,19 +35,20 @@ export class Graveyard {
     writeTombstoneFile(this.dir, name, formatTombstone(tombstone));
   }
 
-  /** The raw tombstone, or undefined when there is none yet. */
-  read(name: string): string | undefined {
-    try {
-      return readFileSync(this.pathOf(name), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+  /**
+   * Another container's tombstone, read without blocking, following a symlink, or reading more
+   * than a small cap: whatever is at the path, the answer comes at once.
+   */
+  read(name: string): TombstoneRead {
+    return readTombstone(this.pathOf(name));
   }
 
-  /** inotify on the folder: `name` is the file that changed, null when the kernel didn't say. */
-  watch(onChange: (name: string | null) => void): FSWatcher {
-    return watch(this.dir, { persistent: false }, (_event, name) => onChange(name));
+  /**
+   * inotify on the folder, kept when the folder is deleted, moved or replaced (it is watched
+   * again, and read whole); while it is missing, its return is awaited, without polling.
+   */
+  watch(listener: FolderListener): FolderWatch {
+    return watchFolder(this.dir, listener);
   }
 }
 

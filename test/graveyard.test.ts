@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import {
   existsSync,
   lstatSync,
+  mkdirSync,
   readFileSync,
   readdirSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { TOMBSTONE_READ_CAP } from '../src/graveyard-read.js';
 import { Graveyard, OwnTombstone } from '../src/graveyard.js';
 import { formatTombstone } from '../src/tombstone.js';
 import { tempDir } from './support/temp.js';
@@ -31,7 +35,53 @@ describe('graveyard', () => {
   });
 
   it('reads a missing tombstone as none', () => {
-    assert.equal(new Graveyard(tempDir()).read('nobody'), undefined);
+    assert.deepEqual(new Graveyard(tempDir()).read('nobody'), { kind: 'none' });
+  });
+
+  it('reads a tombstone up to the cap, and nothing over it', () => {
+    const dir = tempDir();
+    const graveyard = new Graveyard(dir);
+    const full = `Born: "2020-04-28T10:41:46Z"\n#${'x'.repeat(TOMBSTONE_READ_CAP - 31)}\n`;
+    assert.equal(Buffer.byteLength(full), TOMBSTONE_READ_CAP);
+    writeFileSync(join(dir, 'full'), full);
+    assert.deepEqual(graveyard.read('full'), { kind: 'text', text: full });
+    writeFileSync(join(dir, 'over'), `${full}x`);
+    assert.deepEqual(graveyard.read('over'), {
+      kind: 'ignored',
+      problem: `larger than the ${TOMBSTONE_READ_CAP}-byte cap`,
+      detail: `larger than the ${TOMBSTONE_READ_CAP}-byte cap (${TOMBSTONE_READ_CAP + 1} bytes), not read`,
+    });
+  });
+
+  it('ignores, at once, whatever is not a regular file at a tombstone path', async () => {
+    const dir = tempDir();
+    const graveyard = new Graveyard(dir);
+    assert.equal(spawnSync('mkfifo', [join(dir, 'fifo')]).status, 0);
+    symlinkSync('/dev/zero', join(dir, 'zero'));
+    const target = join(dir, 'target');
+    writeFileSync(target, 'Born: "2020-04-28T10:41:46Z"\n');
+    symlinkSync(target, join(dir, 'link'));
+    mkdirSync(join(dir, 'dir'));
+    const server = createServer().listen(join(dir, 'socket'));
+    await once(server, 'listening');
+    try {
+      const problems = Object.fromEntries(
+        ['fifo', 'zero', 'link', 'dir', 'socket'].map((name) => {
+          const read = graveyard.read(name);
+          assert.equal(read.kind, 'ignored', name);
+          return [name, read.kind === 'ignored' ? read.detail : ''];
+        }),
+      );
+      assert.deepEqual(problems, {
+        fifo: 'a FIFO, not a regular file',
+        zero: 'a symbolic link (to /dev/zero), not followed',
+        link: `a symbolic link (to ${target}), not followed`,
+        dir: 'a directory, not a regular file',
+        socket: 'a socket, not a regular file',
+      });
+    } finally {
+      server.close();
+    }
   });
 
   it('a reader polling during 10,000 rewrites never sees a partial file', async () => {
