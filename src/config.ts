@@ -93,6 +93,15 @@ export function parseConfig(env: Env): Config {
   // Birth deps name containers (the API's names); death deps name tombstones (files).
   const birthDeps = deps('KUBEXIT_BIRTH_DEPS', BIRTH_DEPS_FORM, dnsLabelProblem);
   const deathDeps = deps('KUBEXIT_DEATH_DEPS', DEPS_FORM, nameProblem);
+  // Waiting for our own readiness, which our child provides, can only end in the timeout (B23).
+  // KUBEXIT_NAME is normally the container's name: the same name here means this container.
+  if (birthDeps.includes(name)) {
+    fail(
+      'KUBEXIT_BIRTH_DEPS',
+      BIRTH_DEPS_FORM,
+      `item "${name}" is this container's own KUBEXIT_NAME: a container cannot wait for its own readiness`,
+    );
+  }
 
   const duration = (variable: string): bigint => {
     try {

@@ -76,6 +76,8 @@ describe('configuration', () => {
     ['KUBEXIT_GRAVEYARD', { KUBEXIT_NAME: 'a', KUBEXIT_GRAVEYARD: '/x\0' }, '/x\0'],
     ['KUBEXIT_DEATH_DEPS', { KUBEXIT_NAME: 'a', KUBEXIT_DEATH_DEPS: 'b,../c' }, 'b,../c'],
     ['KUBEXIT_BIRTH_DEPS', { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: 'x/y' }, 'x/y'],
+    // B23: waiting for its own readiness would only end in the timeout.
+    ['KUBEXIT_BIRTH_DEPS', { KUBEXIT_NAME: 'app', KUBEXIT_BIRTH_DEPS: 'proxy,app' }, 'proxy,app'],
     ['KUBEXIT_BIRTH_TIMEOUT', { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_TIMEOUT: '10' }, '10'],
     ['KUBEXIT_GRACE_PERIOD', { KUBEXIT_NAME: 'a', KUBEXIT_GRACE_PERIOD: '-1s' }, '-1s'],
     ['KUBEXIT_GRACE_PERIOD', { KUBEXIT_NAME: 'a', KUBEXIT_GRACE_PERIOD: '3 days' }, '3 days'],
