@@ -139,7 +139,8 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     sidecarEnv.SOAK_PROBE_OUT = probeOut;
   }
   // The child: not node (so the probe stays in kubexit), reports the TERM it gets.
-  const child = `trap 'echo got-term; kill $!; exit 0' TERM; echo ready; sleep 1000000 & wait`;
+  // The sleep starts before "ready", so that $! names it whenever the TERM comes.
+  const child = `trap 'echo got-term; kill $!; exit 0' TERM; sleep 1000000 </dev/null >/dev/null 2>&1 & echo ready; wait`;
   const [file, ...pre] = argv as [string, ...string[]];
   const sidecar = spawn(file, [...pre, 'sh', '-c', child], {
     env: sidecarEnv,

@@ -154,4 +154,39 @@ describe('death dependencies', () => {
       traceEvents(exit.logs.at(-1), 'death graveyard watcher').includes('Ignore tombstone sidecar'),
     );
   });
+
+  it("a restarted dependency's old Died is gone as soon as its kubexit starts, before its child (B25)", async () => {
+    const graveyard = tempDir();
+    const sa = tempDir();
+    writeFileSync(join(sa, 'token'), 'token\n');
+    writeFileSync(join(sa, 'ca.crt'), 'not used: nothing listens\n');
+    // The previous run of container "main" died; the container restarts and waits for a birth
+    // dependency (on an API server that refuses connections: it keeps waiting).
+    writeFileSync(join(graveyard, 'main'), DEAD);
+    const main = kubexit(['true'], {
+      KUBEXIT_NAME: 'main',
+      KUBEXIT_GRAVEYARD: graveyard,
+      KUBEXIT_BIRTH_DEPS: 'proxy',
+      KUBEXIT_BIRTH_TIMEOUT: '5m',
+      KUBEXIT_POD_NAME: 'pod',
+      KUBEXIT_NAMESPACE: 'default',
+      KUBEXIT_SERVICE_ACCOUNT_DIR: sa,
+      KUBEXIT_INSTANT_LOGGING: 'true',
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: '1',
+    });
+    await main.stderr(/Watching pod pod updates/);
+    assert.equal(readFileSync(join(graveyard, 'main'), 'utf8'), '{}\n');
+    // A dependent that starts now sees a living "main", not the old death.
+    const dependent = sidecar(graveyard, 'main', { KUBEXIT_INSTANT_LOGGING: 'true' });
+    await dependent.stdout(/ready/);
+    await dependent.stderr(/Reading tombstone: main/);
+    assert.equal(dependent.running, true);
+    main.kill('SIGTERM');
+    assert.equal((await main.exited).code, 143);
+    // Its new death, and only that, stops the dependent.
+    const exit = await dependent.exited;
+    assert.match(exit.stdout, /got SIGTERM/);
+    assert.equal(exit.code, 0);
+  });
 });

@@ -231,12 +231,19 @@ describe('hostile files at a dependency tombstone path', () => {
       const graveyard = tempDir();
       mkfifo(join(graveyard, 'main'));
       const run = track(
-        kubexit(['sh', '-c', "trap 'kill $!; exit 7' TERM; echo ready; sleep 60 & wait"], {
-          KUBEXIT_NAME: 'app',
-          KUBEXIT_GRAVEYARD: graveyard,
-          KUBEXIT_DEATH_DEPS: 'main',
-          KUBEXIT_INSTANT_LOGGING: 'true',
-        }),
+        kubexit(
+          [
+            'sh',
+            '-c',
+            "trap 'kill $!; exit 7' TERM; sleep 60 </dev/null >/dev/null 2>&1 & echo ready; wait",
+          ],
+          {
+            KUBEXIT_NAME: 'app',
+            KUBEXIT_GRAVEYARD: graveyard,
+            KUBEXIT_DEATH_DEPS: 'main',
+            KUBEXIT_INSTANT_LOGGING: 'true',
+          },
+        ),
       );
       await run.stdout(/ready/);
       await run.stderr(/Ignoring tombstone main: a FIFO/);
