@@ -66,6 +66,7 @@ export class LogWriter {
         continue;
       }
       const n = this.send(fd, head);
+      if (this.broken) break;
       this.queued -= n;
       if (n < head.length) {
         this.queue[0] = head.subarray(n); // the rest of a line always goes out, after its start

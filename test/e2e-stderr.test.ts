@@ -209,20 +209,50 @@ describe('a stderr nobody drains', () => {
 });
 
 describe('a stderr whose reader went away', () => {
-  const closed: Record<string, () => number | 'pipe'> = {
-    'a pipe': () => {
-      const pipe = new Pipe();
-      pipe.closeReader();
-      return pipe.writeFd;
+  interface Closed {
+    /** kubexit's stderr */
+    stderr(): number | 'pipe';
+    /** Once the child runs: the reader goes (if it hasn't yet), and kubexit writes a line. */
+    leave(kx: ReturnType<typeof run>): Promise<void>;
+  }
+  const kinds: Record<string, Closed> = {
+    'a pipe closed before the start': {
+      stderr: () => {
+        const pipe = new Pipe();
+        pipe.closeReader();
+        return pipe.writeFd;
+      },
+      leave: async () => {},
     },
+    'a pipe whose reader leaves while the child runs': (() => {
+      let pipe: Pipe | undefined;
+      return {
+        stderr: () => {
+          pipe = new Pipe();
+          return pipe.writeFd;
+        },
+        leave: async (kx) => {
+          pipe?.closeReader();
+          kx.kill('SIGUSR2'); // "Received signal: user defined signal 2": EPIPE
+          await kx.stdout(/got SIGUSR2\n/);
+        },
+      };
+    })(),
     // Node's 'pipe' is a socket pair: the other common kind of log stream (journald's, too).
-    'a socket': () => 'pipe',
+    'a socket': {
+      stderr: () => 'pipe',
+      leave: async () => {},
+    },
   };
 
-  for (const [kind, make] of Object.entries(closed)) {
-    const start = (args: readonly string[], graveyard: string): ReturnType<typeof run> => {
-      const kx = run(args, chatty(graveyard), make());
+  for (const [kind, closed] of Object.entries(kinds)) {
+    const start = async (graveyard: string): Promise<ReturnType<typeof run>> => {
+      const args = [process.execPath, RECORDER, '--exit-on', 'SIGUSR1'];
+      const kx = run(args, chatty(graveyard), closed.stderr());
       kx.proc.stderr?.destroy();
+      await kx.stdout(/ready\n/);
+      await tombstone(graveyard, 'app', (t) => t.startsWith('Born'));
+      await closed.leave(kx);
       return kx;
     };
 
@@ -231,9 +261,7 @@ describe('a stderr whose reader went away', () => {
       TIMEOUT,
       async () => {
         const graveyard = tempDir();
-        const kx = start([process.execPath, RECORDER, '--exit-on', 'SIGUSR1'], graveyard);
-        await kx.stdout(/ready\n/);
-        await tombstone(graveyard, 'app', (t) => t.startsWith('Born'));
+        const kx = await start(graveyard);
         // Signals are handled in the order they come: what kubexit's own writes raised before
         // this USR1 has been dealt with by the time the child gets it.
         kx.kill('SIGUSR1');
@@ -245,10 +273,7 @@ describe('a stderr whose reader went away', () => {
     );
 
     it(`a SIGPIPE sent to kubexit (${kind}) is still forwarded`, TIMEOUT, async () => {
-      const graveyard = tempDir();
-      const kx = start([process.execPath, RECORDER, '--exit-on', 'SIGUSR1'], graveyard);
-      await kx.stdout(/ready\n/);
-      await tombstone(graveyard, 'app', (t) => t.startsWith('Born'));
+      const kx = await start(tempDir());
       kx.kill('SIGPIPE');
       await kx.stdout(/got SIGPIPE\n/);
       kx.kill('SIGUSR1');
