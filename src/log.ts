@@ -1,25 +1,169 @@
 // JSON lines on stderr in the ispringtech fork's shape: logrus' JSON formatter with `@timestamp`
 // and `message`, per-module event traces dumped at the end, instant `trace` lines on request.
-import { writeSync } from 'node:fs';
+import { constants, fstatSync, openSync, writeSync } from 'node:fs';
 import { rfc3339Nano } from './clock.js';
 
 export type Fields = Record<string, unknown>;
 
-/** Where lines go. fd 2 is written directly: touching process.stderr would make Node switch the
- * shared pipe to non-blocking mode, which the child inherits and may trip over (EAGAIN). */
+/** Where lines go. */
 export type Sink = (line: string) => void;
 
-export const stderrSink: Sink = (line) => {
-  const buf = Buffer.from(line);
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(2, buf, off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return; // nowhere left to report it
-    }
+/**
+ * Log lines wait here while their reader doesn't read. 1 MiB: room for a long burst (some
+ * 7,000 trace lines) and for the final line with every trace (at most a few hundred KiB),
+ * yet a small, fixed part of a container's memory. Beyond it the reader is stuck, not slow:
+ * lines are dropped and counted.
+ */
+export const MAX_QUEUED_BYTES = 1 << 20;
+/** At most the length of the line that tells how many lines were dropped. */
+const DROPPED_LINE_BYTES = 200;
+/** While lines wait, how often the pipe is tried again: nothing waits on it meanwhile. */
+const RETRY_MS = 50;
+/** At exit, how long the last lines may wait for room: exit codes don't wait on log readers. */
+const FINAL_WAIT_MS = 500;
+
+/**
+ * Writes log lines to a file descriptor shared with the child (fd 2), never blocking kubexit
+ * on a reader that doesn't read.
+ *
+ * A pipe, a tty or /dev/null is re-opened through /proc/self/fd as kubexit's own open file
+ * description with O_NONBLOCK: the flag then stays off the child's description (Node's
+ * process.stderr would set it on the shared one, and the child would trip over EAGAIN). A full
+ * pipe queues lines, up to MAX_QUEUED_BYTES, then drops them with a count, told in one line once
+ * the pipe drains. A regular file is written as is: it never waits on a reader. A socket cannot
+ * be re-opened (ENXIO), nor can a pipe owned by another user (EACCES): those are written with
+ * blocking writes, as before.
+ *
+ * EPIPE (the reader went away) ends the writing for good, there is nowhere left to report, and
+ * calls onBroken once: that write raised one SIGPIPE of kubexit's own (see src/signals.ts).
+ */
+export class LogWriter {
+  /** Called once, on the first EPIPE. */
+  onBroken: (() => void) | undefined;
+  private fd: number | undefined;
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private dropped = 0;
+  private broken = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(private readonly target: number) {}
+
+  write(line: string): void {
+    if (this.broken) return;
+    this.admit(Buffer.from(line));
+    this.flush();
   }
-};
+
+  /** Writes what waits, as far as the pipe takes it now; true when nothing is left. */
+  flush(): boolean {
+    const fd = this.open();
+    while (!this.broken) {
+      const head = this.queue[0];
+      if (head === undefined) {
+        if (this.dropped === 0) break;
+        this.push(this.droppedLine()); // drained: there is room to tell what was lost
+        continue;
+      }
+      const n = this.send(fd, head);
+      if (this.broken) break;
+      this.queued -= n;
+      if (n < head.length) {
+        this.queue[0] = head.subarray(n); // the rest of a line always goes out, after its start
+        break;
+      }
+      this.queue.shift();
+    }
+    const waiting = this.queue.length > 0;
+    if (waiting && this.retry === undefined) {
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.flush();
+      }, RETRY_MS).unref(); // never what keeps kubexit alive
+    }
+    return !waiting;
+  }
+
+  /** At exit: the last lines get out if a reader makes room soon; kubexit never waits long. */
+  finish(): void {
+    const until = Date.now() + FINAL_WAIT_MS;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    while (!this.flush() && !this.broken && Date.now() < until) Atomics.wait(nap, 0, 0, 5);
+    clearTimeout(this.retry);
+  }
+
+  private admit(line: Buffer): void {
+    const room = MAX_QUEUED_BYTES - this.queued - (this.dropped > 0 ? DROPPED_LINE_BYTES : 0);
+    // An empty queue takes any line: the final one, with every trace, may be big.
+    if (this.queue.length > 0 && line.length > room) {
+      this.dropped++;
+      return;
+    }
+    if (this.dropped > 0) this.push(this.droppedLine()); // the gap is told where it is
+    this.push(line);
+  }
+
+  private push(line: Buffer): void {
+    this.queue.push(line);
+    this.queued += line.length;
+  }
+
+  /** The line that tells how many were dropped; the count starts again from zero. */
+  private droppedLine(): Buffer {
+    const line = Buffer.from(
+      goJson({
+        '@timestamp': rfc3339Nano(),
+        dropped_lines: this.dropped,
+        level: 'warning',
+        message: 'stderr was not read: log lines dropped',
+      }) + '\n',
+    );
+    this.dropped = 0;
+    return line;
+  }
+
+  /** Bytes of `buf` written without waiting: fewer when the pipe is full. */
+  private send(fd: number, buf: Buffer): number {
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += writeSync(fd, buf, off);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EINTR') continue;
+        if (code === 'EAGAIN') break;
+        this.broken = true; // EPIPE, EBADF, EIO…: nowhere left to report it
+        this.queue.length = 0;
+        this.queued = 0;
+        if (code === 'EPIPE') this.onBroken?.();
+        break;
+      }
+    }
+    return off;
+  }
+
+  private open(): number {
+    if (this.fd !== undefined) return this.fd;
+    this.fd = this.target;
+    try {
+      const st = fstatSync(this.target);
+      if (st.isFIFO() || st.isCharacterDevice()) {
+        // O_NOCTTY: a tty must not become the controlling terminal of a session leader (PID 1)
+        const { O_WRONLY, O_NONBLOCK, O_APPEND, O_NOCTTY } = constants;
+        const flags = O_WRONLY | O_NONBLOCK | O_APPEND | O_NOCTTY;
+        this.fd = openSync(`/proc/self/fd/${this.target}`, flags);
+      }
+    } catch {
+      // a socket (ENXIO), someone else's pipe (EACCES), no /proc: blocking writes, as before
+    }
+    return this.fd;
+  }
+}
+
+/** kubexit's stderr: one writer for every Log, so lines keep their order and share the bound. */
+export const stderr = new LogWriter(2);
+
+export const stderrSink: Sink = (line) => stderr.write(line);
 
 /** Traces keep the last events only, so a long-lived sidecar's memory stays flat. */
 const MAX_EVENTS_PER_TRACE = 1000;

@@ -10,13 +10,14 @@ import {
   type Config,
 } from './config.js';
 import { Graveyard, OwnTombstone } from './graveyard.js';
-import { Log } from './log.js';
+import { Log, stderr } from './log.js';
 import { exitCodeOf, type Outcome } from './outcome.js';
 import { SignalTrap } from './signals.js';
 import { fieldsOf, supervise } from './supervisor.js';
 
 // Before anything else: from here on no signal is fatal to kubexit or lost.
 const signals = new SignalTrap();
+stderr.onBroken = () => signals.ownSigpipe();
 
 declare const KUBEXIT_VERSION: string | undefined;
 const version = typeof KUBEXIT_VERSION === 'string' ? KUBEXIT_VERSION : 'dev';
@@ -156,10 +157,13 @@ function print(text: string): number {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    new Log().error(err instanceof Error ? err : new Error(String(err)), { exit_code: 1 });
-    process.exit(1);
-  },
-);
+/** The exit code and the tombstone are settled; the last log lines get a short chance. */
+function exit(code: number): never {
+  stderr.finish();
+  process.exit(code);
+}
+
+main(process.argv.slice(2)).then(exit, (err: unknown) => {
+  new Log().error(err instanceof Error ? err : new Error(String(err)), { exit_code: 1 });
+  exit(1);
+});

@@ -87,14 +87,30 @@ export type SignalListener = (sig: NodeJS.Signals) => void;
 /**
  * Catches every signal in CAUGHT from the moment it is made, so none is lost or fatal during
  * start-up; signals that arrive before a listener is set are delivered to it, in order.
+ *
+ * The SIGPIPE rule: a SIGPIPE that kubexit's own write raised is kubexit's business, never the
+ * child's. Nothing tells who sent a SIGPIPE, but a write that failed with EPIPE raised exactly
+ * one, already pending when the write returns and handled after it: `ownSigpipe()` says so, and
+ * the next SIGPIPE is swallowed. The log writer stops writing after its first EPIPE, so there is
+ * at most one; a SIGPIPE sent by anyone else (kill -PIPE) is forwarded as any other signal.
  */
 export class SignalTrap {
   private listener: SignalListener | undefined;
   private readonly early: NodeJS.Signals[] = [];
+  private ownSigpipes = 0;
   private readonly handler = (sig: NodeJS.Signals): void => {
+    if (sig === 'SIGPIPE' && this.ownSigpipes > 0) {
+      this.ownSigpipes--;
+      return;
+    }
     if (this.listener) this.listener(sig);
     else this.early.push(sig);
   };
+
+  /** One of kubexit's own writes just failed with EPIPE: its SIGPIPE is on its way. */
+  ownSigpipe(): void {
+    this.ownSigpipes++;
+  }
 
   constructor() {
     for (const sig of CAUGHT) process.on(sig, this.handler);
