@@ -96,6 +96,8 @@ function run(
   });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
+  // kubexit has its own copy: without ours, a resumed reader sees the end once kubexit is gone.
+  if (typeof stderr === 'number') closeSync(stderr);
   const watched = new Watched(proc);
   return Object.assign(watched, {
     pid: proc.pid as number,
