@@ -32,6 +32,8 @@ export function watchDeaths(
   deps: readonly string[],
   trace: Trace,
   onDeath: (death: Death) => void,
+  /** The graveyard could not be watched again after the start: deaths go unseen meanwhile. */
+  onLost: (err: Error) => void = () => {},
 ): DeathWatch {
   const wanted = new Set(deps);
   const where = `Tombstone Watch(${graveyard.dir})`;
@@ -120,6 +122,10 @@ export function watchDeaths(
     watcher = graveyard.watch({
       change: onChange,
       notice: (message) => trace.event(`${where}: ${message}`),
+      lost: (err) => {
+        trace.event(`${where}: error: ${err.message}`);
+        onLost(err);
+      },
     });
   };
 

@@ -9,6 +9,11 @@ export interface FolderListener {
   change(name: string | null): void;
   /** Something worth a trace line: the folder went away, came back, a watch failed. */
   notice(message: string): void;
+  /**
+   * After the start, the folder could not be watched again (an inotify limit, a folder we may
+   * not read): until a retry succeeds, no change is seen. Worth an error line, not a trace.
+   */
+  lost(err: Error): void;
 }
 
 export interface FolderWatch {
@@ -34,6 +39,9 @@ type State =
 // is looked at once more, and a folder watched again meanwhile is watched anew and read whole.
 const RECHECK_FOLDER = process.versions.bun !== undefined;
 const RECHECK_FOLDER_MS = 50;
+/** A watch lost after the start is tried again after 1 s, doubling up to 30 s. */
+const RETRY_LOST_MIN_MS = 1000;
+const RETRY_LOST_MAX_MS = 30_000;
 
 function directoryAt(path: string): Identity | undefined {
   try {
@@ -57,6 +65,18 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
   let closed = false;
   let recheck: NodeJS.Timeout | undefined;
   let rewatched = false; // since the last recheck
+  // A lost watch is tried again, backing off: the only timer here that is not Bun's workaround,
+  // and it runs only while nothing can be watched at all.
+  let retry: NodeJS.Timeout | undefined;
+  let retryMs = RETRY_LOST_MIN_MS;
+  const retryLater = (): void => {
+    clearTimeout(retry);
+    retry = setTimeout(() => {
+      retry = undefined;
+      follow(false);
+    }, retryMs).unref();
+    retryMs = Math.min(retryMs * 2, RETRY_LOST_MAX_MS);
+  };
   const recheckLater = (): void => {
     if (!RECHECK_FOLDER) return;
     clearTimeout(recheck);
@@ -142,6 +162,8 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
           if (!attach()) continue;
           if (waited) listener.notice('folder is back: watching it again');
           if (!first) rewatched = true;
+          if (retryMs !== RETRY_LOST_MIN_MS) listener.notice('watching again after a lost watch');
+          retryMs = RETRY_LOST_MIN_MS;
           if (!first) listener.change(null);
           return;
         }
@@ -150,8 +172,11 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
       }
     } catch (err) {
       if (first) throw err;
-      // An inotify limit, or a folder we may not read: nothing left to watch. Say it, don't crash.
-      listener.notice(`error: ${(err as Error).message}`);
+      // An inotify limit, or a folder we may not read: nothing left to watch. Say it loudly,
+      // don't crash, and try again later (each success reads every file again).
+      stop();
+      listener.lost(err as Error);
+      retryLater();
     }
   };
 
@@ -171,6 +196,7 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
     close(): void {
       closed = true;
       clearTimeout(recheck);
+      clearTimeout(retry);
       stop();
     },
   };

@@ -87,12 +87,22 @@ export async function supervise(
     try {
       const { watchDeaths } = await import('./death.js');
       // The folder exists: step 0 wrote into it.
-      deaths = watchDeaths(graveyard, config.deathDeps, deathTrace, ({ name }) => {
-        const cause: StopCause = { kind: 'death', name };
-        if (!child) return stopBeforeStart(cause);
-        stop ??= cause;
-        terminate(child);
-      });
+      deaths = watchDeaths(
+        graveyard,
+        config.deathDeps,
+        deathTrace,
+        ({ name }) => {
+          const cause: StopCause = { kind: 'death', name };
+          if (!child) return stopBeforeStart(cause);
+          stop ??= cause;
+          terminate(child);
+        },
+        (err) =>
+          log.errorLine('graveyard watch lost: deaths are not seen until it is watched again', {
+            error: err.message,
+            graveyard: config.graveyard,
+          }),
+      );
     } catch (err) {
       return ending({ kind: 'failed', error: wrap('failed to watch graveyard', err) });
     }

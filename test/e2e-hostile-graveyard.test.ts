@@ -3,7 +3,7 @@
 // grows it without bound, or costs it a real death. Real FIFOs, sockets, symlinks, sparse files,
 // real inotify, and real kernel inotify limits (in a user namespace of the test's own).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
@@ -482,4 +482,55 @@ describe('inotify limits', () => {
       },
     );
   }
+
+  it(
+    'a watch lost after the start (no inotify watch left when the folder is re-created): one error line, retried until it holds, the death then seen',
+    { skip: userNamespaces, ...BOUNDED },
+    async () => {
+      const graveyard = tempDir();
+      const gate = join(tempDir(), 'gate');
+      execFileSync('mkfifo', [gate]);
+      // The child, in kubexit's user namespace, takes every inotify watch away, then gives them
+      // back when the test says so.
+      const limit = '/proc/sys/user/max_inotify_watches';
+      const child = [
+        "trap 'kill $!; exit 0' TERM",
+        `echo 0 > ${limit}`,
+        'echo lowered',
+        'read line < "$0"',
+        `echo 100000 > ${limit}`,
+        'sleep 60 </dev/null >/dev/null 2>&1 &',
+        'echo raised',
+        'wait',
+      ].join('\n');
+      const bin = process.env.KUBEXIT_BIN;
+      const cmd = bin ? [bin] : [process.execPath, join(ROOT, 'dist', 'kubexit.js')];
+      const run = track(
+        new Watched(
+          spawn('unshare', ['--user', '--map-root-user', ...cmd, 'sh', '-c', child, gate], {
+            env: {
+              ...process.env,
+              KUBEXIT_NAME: 'app',
+              KUBEXIT_GRAVEYARD: graveyard,
+              KUBEXIT_DEATH_DEPS: 'main',
+            },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          }),
+        ),
+      );
+      await run.stdout(/lowered/);
+      rmSync(graveyard, { recursive: true });
+      await run.stderr(/graveyard watch lost/);
+      mkdirSync(graveyard);
+      writeFileSync(gate, 'go\n');
+      await run.stdout(/raised/);
+      writeFileSync(join(graveyard, 'main'), 'Died: "2020-04-28T10:41:47Z"\nExitCode: 0\n');
+      const exit = await run.exited;
+      assert.equal(exit.code, 0, exit.stderr);
+      const errors = exit.logs.filter((l) => l.level === 'error');
+      assert.equal(errors.length, 1, exit.stderr);
+      assert.match(String(errors[0]?.error), /ENOSPC/);
+      assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), /\nExitCode: 0\n$/);
+    },
+  );
 });
