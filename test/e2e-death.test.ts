@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, openSync, readFileSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXTURES, kubexit, tombstone, traceEvents } from './support/kubexit.js';
+import { FIXTURES, kubexit, tombstone, traceEvents, waitingForBirth } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 
 const RECORDER = join(FIXTURES, 'recorder.mjs');
@@ -157,23 +157,13 @@ describe('death dependencies', () => {
 
   it("a restarted dependency's old Died is gone as soon as its kubexit starts, before its child (B25)", async () => {
     const graveyard = tempDir();
-    const sa = tempDir();
-    writeFileSync(join(sa, 'token'), 'token\n');
-    writeFileSync(join(sa, 'ca.crt'), 'not used: nothing listens\n');
     // The previous run of container "main" died; the container restarts and waits for a birth
-    // dependency (on an API server that refuses connections: it keeps waiting).
+    // dependency.
     writeFileSync(join(graveyard, 'main'), DEAD);
     const main = kubexit(['true'], {
       KUBEXIT_NAME: 'main',
       KUBEXIT_GRAVEYARD: graveyard,
-      KUBEXIT_BIRTH_DEPS: 'proxy',
-      KUBEXIT_BIRTH_TIMEOUT: '5m',
-      KUBEXIT_POD_NAME: 'pod',
-      KUBEXIT_NAMESPACE: 'default',
-      KUBEXIT_SERVICE_ACCOUNT_DIR: sa,
-      KUBEXIT_INSTANT_LOGGING: 'true',
-      KUBERNETES_SERVICE_HOST: '127.0.0.1',
-      KUBERNETES_SERVICE_PORT: '1',
+      ...waitingForBirth(tempDir()),
     });
     await main.stderr(/Watching pod pod updates/);
     assert.equal(readFileSync(join(graveyard, 'main'), 'utf8'), '{}\n');

@@ -14,7 +14,15 @@ import {
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FIXTURES, ROOT, Watched, kubexit, tombstone, type Exit } from './support/kubexit.js';
+import {
+  FIXTURES,
+  ROOT,
+  Watched,
+  kubexit,
+  tombstone,
+  waitingForBirth,
+  type Exit,
+} from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 import { NOT_ROOT, Tmpfs } from './support/tmpfs.js';
 
@@ -83,20 +91,10 @@ describe('a graveyard that fills up (tmpfs with a size limit)', { skip: NOT_ROOT
   it('a child that never started: Died lands in the place reserved at start-up', async () => {
     const fs = tmpfs();
     const sa = tempDir();
-    writeFileSync(join(sa, 'token'), 'token\n');
-    writeFileSync(join(sa, 'ca.crt'), 'not used: nothing listens\n');
-    // Waits for a birth dependency on an API server that refuses connections (retried).
     const app = kubexit(['touch', join(sa, 'marker')], {
       KUBEXIT_NAME: 'app',
       KUBEXIT_GRAVEYARD: fs.dir,
-      KUBEXIT_BIRTH_DEPS: 'proxy',
-      KUBEXIT_BIRTH_TIMEOUT: '5m',
-      KUBEXIT_POD_NAME: 'pod',
-      KUBEXIT_NAMESPACE: 'default',
-      KUBEXIT_SERVICE_ACCOUNT_DIR: sa,
-      KUBEXIT_INSTANT_LOGGING: 'true',
-      KUBERNETES_SERVICE_HOST: '127.0.0.1',
-      KUBERNETES_SERVICE_PORT: '1',
+      ...waitingForBirth(sa),
     });
     await app.stderr(/Watching pod pod updates/);
     const waiting = readFileSync(join(fs.dir, 'app'), 'utf8');

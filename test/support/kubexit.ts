@@ -1,6 +1,6 @@
 // Runs kubexit as a real process: `node dist/kubexit.js`, or the executable named by KUBEXIT_BIN.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { watch } from 'node:fs';
+import { watch, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,4 +152,24 @@ export async function tombstone(
 export function traceEvents(line: Record<string, unknown> | undefined, id: string): string[] {
   const traces = (line?.['event-traces'] ?? []) as { id: string; events: { message: string }[] }[];
   return traces.find((t) => t.id === id)?.events.map((e) => e.message) ?? [];
+}
+
+/**
+ * The environment of a kubexit that stays in its birth wait: a birth dependency on an API
+ * server that refuses connections (retried until the timeout, 5 minutes). Its log says
+ * `Watching pod pod updates` once it waits.
+ */
+export function waitingForBirth(saDir: string): Record<string, string> {
+  writeFileSync(join(saDir, 'token'), 'token\n');
+  writeFileSync(join(saDir, 'ca.crt'), 'not used: nothing listens\n');
+  return {
+    KUBEXIT_BIRTH_DEPS: 'proxy',
+    KUBEXIT_BIRTH_TIMEOUT: '5m',
+    KUBEXIT_POD_NAME: 'pod',
+    KUBEXIT_NAMESPACE: 'default',
+    KUBEXIT_SERVICE_ACCOUNT_DIR: saDir,
+    KUBEXIT_INSTANT_LOGGING: 'true',
+    KUBERNETES_SERVICE_HOST: '127.0.0.1',
+    KUBERNETES_SERVICE_PORT: '1',
+  };
 }
