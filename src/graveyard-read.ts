@@ -10,6 +10,7 @@ import {
   readSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { fileKind } from './file-kind.js';
 
 /**
  * A tombstone is under 100 bytes (Born, Died, ExitCode); 4 KiB leaves room for a hand-written
@@ -71,17 +72,7 @@ function tooLarge(size: string): TombstoneRead {
 }
 
 function notAFile(stats: Stats): TombstoneRead {
-  const problem = stats.isFIFO()
-    ? 'a FIFO'
-    : stats.isDirectory()
-      ? 'a directory'
-      : stats.isSocket()
-        ? 'a socket'
-        : stats.isCharacterDevice()
-          ? 'a character device'
-          : stats.isBlockDevice()
-            ? 'a block device'
-            : 'not a regular file';
+  const problem = fileKind(stats) ?? 'a regular file';
   return { kind: 'ignored', problem, detail: `${problem}, not a regular file` };
 }
 

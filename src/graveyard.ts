@@ -1,5 +1,4 @@
 // The graveyard: the folder shared by a pod's containers, one tombstone file per container.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { rfc3339Nano } from './clock.js';
 import { readTombstone, type TombstoneRead } from './graveyard-read.js';
@@ -17,11 +16,6 @@ export function isTempName(name: string): boolean {
 
 export class Graveyard {
   constructor(readonly dir: string) {}
-
-  /** Creates the folder when it is missing (outside Kubernetes, or a subPath mount). */
-  ensure(): void {
-    mkdirSync(this.dir, { recursive: true });
-  }
 
   pathOf(name: string): string {
     return join(this.dir, name);

@@ -4,7 +4,8 @@
 // /dev/zero or a growing file until memory runs out. Here the file is opened non-blocking,
 // must be a regular file (fstat, after the open: the thing actually opened, symlinks
 // followed as the kubelet's projected volumes need), and at most `max` bytes are read.
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { fileKind } from '../file-kind.js';
 
 /** A bound service-account token is ~1 KiB; 64 KiB leaves room for any real token. */
 export const MAX_TOKEN_BYTES = 64 << 10;
@@ -35,7 +36,7 @@ export function readRegularFile(path: string, max: number): Buffer {
     throw new FileError(e.message, path, e.code);
   }
   try {
-    const kind = kindOf(fstatSync(fd));
+    const kind = fileKind(fstatSync(fd));
     if (kind !== undefined)
       throw new FileError(`${path} is ${kind}, expected a regular file`, path);
     // One byte more than allowed tells "too big" from "exactly the limit".
@@ -55,17 +56,6 @@ export function readRegularFile(path: string, max: number): Buffer {
   } finally {
     closeSync(fd);
   }
-}
-
-/** What a non-regular file is, for messages; undefined for a regular file. */
-function kindOf(st: Stats): string | undefined {
-  if (st.isFile()) return undefined;
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'an unknown kind of file';
 }
 
 /** 65536 → `64 KiB`, 1048576 → `1 MiB`. */
