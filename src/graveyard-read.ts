@@ -84,7 +84,8 @@ function unopenable(path: string, err: NodeJS.ErrnoException): TombstoneRead {
   } catch {
     // gone meanwhile: the error is all there is to say
   }
-  if (stats?.isSymbolicLink()) {
+  // ELOOP is O_NOFOLLOW meeting a symlink: it was one, even if it was replaced before the lstat.
+  if (err.code === 'ELOOP' || stats?.isSymbolicLink()) {
     let target = '?';
     try {
       target = readlinkSync(path);
