@@ -31,6 +31,7 @@ import {
   tombstone,
   traceEvents,
   Watched,
+  type Exit,
   type Run,
 } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
@@ -83,6 +84,14 @@ function sidecar(graveyard: string, deps: string): Run {
       KUBEXIT_VERBOSE_LEVEL: '1',
     }),
   );
+}
+
+/** The sidecar's child got the TERM of a death and exited 0 on it, and so did kubexit. */
+async function stoppedByTheDeath(run: Watched): Promise<Exit> {
+  const exit = await run.exited;
+  assert.match(exit.stdout, /got SIGTERM/);
+  assert.equal(exit.code, 0);
+  return exit;
 }
 
 /** Another container's atomic write of its Died tombstone, over whatever was there. */
@@ -272,9 +281,7 @@ describe('hostile files at a dependency tombstone path', () => {
       mkfifo(join(graveyard, 'a'));
       await run.stderr(/Ignoring tombstone a: a FIFO/);
       writeDeath(join(graveyard, 'b'));
-      const exit = await run.exited;
-      assert.match(exit.stdout, /got SIGTERM/);
-      assert.equal(exit.code, 0);
+      const exit = await stoppedByTheDeath(run);
       assert.ok(traceEvents(exit.logs.at(-1), 'death graveyard watcher').includes('New death: b'));
     },
   );
@@ -296,9 +303,7 @@ describe('hostile files at a dependency tombstone path', () => {
       const peakKiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1]);
       assert.ok(peakKiB * 1024 < 200 * MiB, `peak RSS ${peakKiB} KiB`);
       run.kill('SIGTERM');
-      const exit = await run.exited;
-      assert.match(exit.stdout, /got SIGTERM/);
-      assert.equal(exit.code, 0);
+      await stoppedByTheDeath(run);
     },
   );
 });
@@ -311,9 +316,7 @@ describe('the graveyard folder deleted or replaced while watched', () => {
     rmSync(graveyard, { recursive: true });
     mkdirSync(graveyard);
     writeFileSync(join(graveyard, 'main'), DEAD);
-    const exit = await run.exited;
-    assert.match(exit.stdout, /got SIGTERM/);
-    assert.equal(exit.code, 0);
+    const exit = await stoppedByTheDeath(run);
     const events = traceEvents(exit.logs.at(-1), 'death graveyard watcher');
     assert.ok(events.includes('New death: main'));
     assert.ok(
@@ -333,9 +336,7 @@ describe('the graveyard folder deleted or replaced while watched', () => {
       renameSync(graveyard, join(base, 'old'));
       mkdirSync(graveyard);
       writeFileSync(join(graveyard, 'main'), DEAD);
-      const exit = await run.exited;
-      assert.match(exit.stdout, /got SIGTERM/);
-      assert.equal(exit.code, 0);
+      await stoppedByTheDeath(run);
     },
   );
 
@@ -354,9 +355,7 @@ describe('the graveyard folder deleted or replaced while watched', () => {
       mkdirSync(graveyard);
       await run.stderr(/folder is back/);
       writeFileSync(join(graveyard, 'main'), DEAD);
-      const exit = await run.exited;
-      assert.match(exit.stdout, /got SIGTERM/);
-      assert.equal(exit.code, 0);
+      await stoppedByTheDeath(run);
     },
   );
 
@@ -395,9 +394,7 @@ describe('the graveyard folder deleted or replaced while watched', () => {
       await run.stderr(/Handler error: failed to read tombstone marker/);
       assert.ok(inotifyWatches(run.pid) <= 1, 'every replaced watch was closed');
       writeFileSync(join(graveyard, 'main'), DEAD);
-      const exit = await run.exited;
-      assert.match(exit.stdout, /got SIGTERM/);
-      assert.equal(exit.code, 0);
+      await stoppedByTheDeath(run);
     },
   );
 });
