@@ -1,6 +1,6 @@
 // kubexit <command> [args…]: the entry point. Catches signals first, reads the configuration,
 // hands over to the supervisor and exits with the code the outcome table gives.
-import { waitForBirthDeps } from './birth.js';
+import { waitForBirthDeps } from './supervisor/birth.js';
 import {
   COMMAND_FORM,
   commandProblem,
@@ -8,12 +8,12 @@ import {
   configFields,
   parseConfig,
   type Config,
-} from './config.js';
-import { Graveyard, OwnTombstone } from './graveyard.js';
-import { Log, stderr } from './log.js';
-import { exitCodeOf, type Outcome } from './outcome.js';
-import { SignalTrap } from './signals.js';
-import { fieldsOf, supervise } from './supervisor.js';
+} from './supervisor/config.js';
+import { Graveyard, OwnTombstone } from './supervisor/graveyard.js';
+import { Log, stderr } from './supervisor/log.js';
+import { exitCodeOf, type Outcome } from './supervisor/outcome.js';
+import { SignalTrap } from './supervisor/signals.js';
+import { fieldsOf, supervise } from './supervisor/supervisor.js';
 
 // Before anything else: from here on no signal is fatal to kubexit or lost.
 const signals = new SignalTrap();
@@ -142,7 +142,7 @@ function report(log: Log, config: Config, outcome: Outcome): void {
 
 /** `kubexit install <dir>`: the executable (and its loader and libraries) into a volume. */
 async function installInto(dir: string): Promise<number> {
-  const { install } = await import('./install.js');
+  const { install } = await import('./tooling/install.js');
   try {
     const { executable, libraries } = install(dir);
     return print(`installed ${executable} with ${libraries.join(', ')}\n`);

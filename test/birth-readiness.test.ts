@@ -5,11 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { nameSelector, pathSegment, podsPath } from '../src/kube/api-path.js';
-import { fromUsername, serviceAccountOf } from '../src/kube/client.js';
-import { FileError, readRegularFile } from '../src/kube/file.js';
-import { LineBuffer, LineTooLong } from '../src/kube/lines.js';
-import { checkReadiness, containerNames, type Pod } from '../src/kube/pod.js';
+import { nameSelector, pathSegment, podsPath } from '../src/supervisor/kube/api-path.js';
+import { fromUsername, serviceAccountOf } from '../src/supervisor/kube/client.js';
+import { FileError, readRegularFile } from '../src/supervisor/kube/file.js';
+import { LineBuffer, LineTooLong } from '../src/supervisor/kube/lines.js';
+import { checkReadiness, containerNames, type Pod } from '../src/supervisor/kube/pod.js';
 import { tempDir } from './support/temp.js';
 
 function pod(over: Partial<Pod> = {}): Pod {

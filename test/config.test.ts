@@ -10,7 +10,7 @@ import {
   parseConfig,
   parseGoInt,
   type Env,
-} from '../src/config.js';
+} from '../src/supervisor/config.js';
 
 function configError(env: Env): ConfigError {
   try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDuration, parseDuration, toMillis } from '../src/duration.js';
+import { formatDuration, parseDuration, toMillis } from '../src/supervisor/duration.js';
 
 describe('Go durations', () => {
   const valid: [string, bigint][] = [

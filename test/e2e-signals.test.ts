@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CAUGHT } from '../src/signals.js';
+import { CAUGHT } from '../src/supervisor/signals.js';
 import { FIXTURES, kubexit, traceEvents } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 

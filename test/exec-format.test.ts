@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { isExecFormat, parseBinfmtEntry, resolveCommand } from '../src/exec-format.js';
+import { isExecFormat, parseBinfmtEntry, resolveCommand } from '../src/platform/exec-format.js';
 import { tempDir } from './support/temp.js';
 
 function file(dir: string, name: string, content: string | Buffer, mode: number): string {

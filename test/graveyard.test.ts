@@ -13,9 +13,9 @@ import {
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { TOMBSTONE_READ_CAP } from '../src/graveyard-read.js';
-import { Graveyard, OwnTombstone } from '../src/graveyard.js';
-import { formatTombstone } from '../src/tombstone.js';
+import { TOMBSTONE_READ_CAP } from '../src/supervisor/graveyard-read.js';
+import { Graveyard, OwnTombstone } from '../src/supervisor/graveyard.js';
+import { formatTombstone } from '../src/supervisor/tombstone.js';
 import { tempDir } from './support/temp.js';
 
 const TOMBSTONE = /^Born: "[^"]+"\n(Died: "[^"]+"\nExitCode: -?\d+\n)?$/;
@@ -89,7 +89,7 @@ describe('graveyard', () => {
     const graveyard = new Graveyard(dir);
     graveyard.write('app', { born: '2020-04-28T10:41:46.9926314Z' });
     const done = join(dir, 'writer-done');
-    const module = new URL('../src/graveyard.js', import.meta.url).href;
+    const module = new URL('../src/supervisor/graveyard.js', import.meta.url).href;
     // A real second process writes, as another container would.
     const writer = spawn(
       process.execPath,

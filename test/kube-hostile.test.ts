@@ -15,7 +15,7 @@ import { tempDir } from './support/temp.js';
 
 const TRACE = 'birth dependencies watcher';
 const MiB = 1 << 20;
-/** What kubexit buffers at most for one watch event (src/kube/http.ts). */
+/** What kubexit buffers at most for one watch event (src/supervisor/kube/http.ts). */
 const EVENT_CAP = 16 * MiB;
 /** A fake server never sends more than this on one connection, whatever kubexit does. */
 const MAX_SENT = 64 * MiB;

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { rfc3339Nano } from '../src/clock.js';
-import { goJson, Log, LogWriter, MAX_QUEUED_BYTES } from '../src/log.js';
+import { rfc3339Nano } from '../src/supervisor/clock.js';
+import { goJson, Log, LogWriter, MAX_QUEUED_BYTES } from '../src/supervisor/log.js';
 import { tempDir } from './support/temp.js';
 
 const RFC3339NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;

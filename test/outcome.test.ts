@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { exitCodeOf, type Outcome } from '../src/outcome.js';
+import { exitCodeOf, type Outcome } from '../src/supervisor/outcome.js';
 
 function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(code), { code });

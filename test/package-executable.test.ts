@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readElf } from '../src/install.js';
+import { readElf } from '../src/tooling/install.js';
 import { ROOT } from './support/kubexit.js';
 import { requires } from './support/requires.js';
 import { executable, needExecutables, run } from './support/roots.js';

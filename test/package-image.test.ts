@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { MOUNT_PATH } from '../src/install.js';
+import { MOUNT_PATH } from '../src/tooling/install.js';
 import { ROOT } from './support/kubexit.js';
 import {
   chroot,

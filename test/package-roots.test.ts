@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { readElf } from '../src/install.js';
+import { readElf } from '../src/tooling/install.js';
 import {
   chroot,
   executable,

@@ -11,10 +11,15 @@ import {
   nameProblem,
   parseConfig,
   type Env,
-} from '../src/config.js';
-import { DurationSyntaxError, formatDuration, parseDuration } from '../src/duration.js';
-import { formatTombstone, isDead, parseCanonical, type Tombstone } from '../src/tombstone.js';
-import { parseTombstone, TombstoneSyntaxError } from '../src/tombstone-parse.js';
+} from '../src/supervisor/config.js';
+import { DurationSyntaxError, formatDuration, parseDuration } from '../src/supervisor/duration.js';
+import {
+  formatTombstone,
+  isDead,
+  parseCanonical,
+  type Tombstone,
+} from '../src/supervisor/tombstone.js';
+import { parseTombstone, TombstoneSyntaxError } from '../src/supervisor/tombstone-parse.js';
 
 const INT64_MAX = (1n << 63n) - 1n;
 const INT64_MIN = -(1n << 63n);

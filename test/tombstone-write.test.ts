@@ -18,9 +18,9 @@ import {
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Graveyard, OwnTombstone } from '../src/graveyard.js';
-import { formatTombstone, parseCanonical } from '../src/tombstone.js';
-import { TombstoneWriteError } from '../src/tombstone-write.js';
+import { Graveyard, OwnTombstone } from '../src/supervisor/graveyard.js';
+import { formatTombstone, parseCanonical } from '../src/supervisor/tombstone.js';
+import { TombstoneWriteError } from '../src/supervisor/tombstone-write.js';
 import { tempDir } from './support/temp.js';
 import { NOT_ROOT, Tmpfs } from './support/tmpfs.js';
 
@@ -117,7 +117,7 @@ describe('a full graveyard (tmpfs)', { skip: NOT_ROOT }, () => {
   it('a reader polling during 2,000 rewrites in place never sees an empty or partial file', async () => {
     const fs = fullTmpfs((dir) => writeFileSync(join(dir, 'app'), formatTombstone({ born: BORN })));
     const done = join(tempDir(), 'writer-done');
-    const module = new URL('../src/graveyard.js', import.meta.url).href;
+    const module = new URL('../src/supervisor/graveyard.js', import.meta.url).href;
     // A real second process writes, as this container's kubexit would.
     const writer = spawn(
       process.execPath,

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatTombstone, isDead, parseCanonical, tombstoneJson } from '../src/tombstone.js';
-import { parseTombstone } from '../src/tombstone-parse.js';
+import {
+  formatTombstone,
+  isDead,
+  parseCanonical,
+  tombstoneJson,
+} from '../src/supervisor/tombstone.js';
+import { parseTombstone } from '../src/supervisor/tombstone-parse.js';
 
 describe('tombstone bytes (as Go kubexit writes them)', () => {
   it('after birth', () =>

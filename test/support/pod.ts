@@ -27,7 +27,7 @@ import { connect } from 'node:net';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { readElf } from '../../src/install.js';
+import { readElf } from '../../src/tooling/install.js';
 import type { Cluster } from './cluster.js';
 import { ROOT, Watched, type Exit } from './kubexit.js';
 import { executable, missing, needExecutables, ROOTS_DIR } from './roots.js';

@@ -10,7 +10,7 @@ import {
   readSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { fileKind } from './file-kind.js';
+import { fileKind } from '../platform/file-kind.js';
 
 /**
  * A tombstone is under 100 bytes (Born, Died, ExitCode); 4 KiB leaves room for a hand-written

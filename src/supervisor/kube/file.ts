@@ -5,7 +5,7 @@
 // must be a regular file (fstat, after the open: the thing actually opened, symlinks
 // followed as the kubelet's projected volumes need), and at most `max` bytes are read.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { fileKind } from '../file-kind.js';
+import { fileKind } from '../../platform/file-kind.js';
 
 /** A bound service-account token is ~1 KiB; 64 KiB leaves room for any real token. */
 export const MAX_TOKEN_BYTES = 64 << 10;

@@ -35,7 +35,7 @@ const FINAL_WAIT_MS = 500;
  * blocking writes, as before.
  *
  * EPIPE (the reader went away) ends the writing for good, there is nowhere left to report, and
- * calls onBroken once: that write raised one SIGPIPE of kubexit's own (see src/signals.ts).
+ * calls onBroken once: that write raised one SIGPIPE of kubexit's own (see signals.ts).
  */
 export class LogWriter {
   /** Called once, on the first EPIPE. */

@@ -1,6 +1,6 @@
 // The supervised child: one process with kubexit's own stdin, stdout and stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { isExecFormat, resolveCommand } from './exec-format.js';
+import { isExecFormat, resolveCommand } from '../platform/exec-format.js';
 
 /**
  * Node spawns through glibc's execvp, which runs a file execve refuses with ENOEXEC through
