@@ -265,15 +265,6 @@ describe('configuration', () => {
       'verbose_level',
       'instant_logging',
       'service_account_dir',
-      'ignore_code_on_death_deps',
-      'exit_code_map',
-      'death_conditions',
-      'death_signal',
-      'death_http',
-      'death_http_timeout',
-      'death_delay',
-      'shutdown_after_deps',
-      'shutdown_hold',
     ]);
   });
 });
@@ -418,18 +409,35 @@ describe('configuration: how it ends (issue 10)', () => {
     assert.equal(ending({ KUBEXIT_SHUTDOWN_HOLD: '10s' }).shutdownHold, 10_000_000_000n);
   });
 
-  it('logs the map and conditions as objects, the URL without its password', () => {
+  it('logs the settings that are set: the map and conditions as objects, the URL without its password', () => {
     const f = configFields(
       parseConfig({
         KUBEXIT_NAME: 'a',
         KUBEXIT_DEATH_DEPS: 'main:failed',
         KUBEXIT_EXIT_CODE_MAP: '143:0',
         KUBEXIT_DEATH_HTTP: 'http://u:secret@127.0.0.1:1/quit',
+        KUBEXIT_DEATH_SIGNAL: 'QUIT',
+        KUBEXIT_DEATH_DELAY: '1s',
+        KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS: 'true',
+        KUBEXIT_SHUTDOWN_AFTER_DEPS: 'true',
       }),
     );
+    assert.deepEqual(Object.keys(f).slice(11), [
+      'ignore_code_on_death_deps',
+      'exit_code_map',
+      'death_conditions',
+      'death_signal',
+      'death_http',
+      'death_http_timeout',
+      'death_delay',
+      'shutdown_after_deps',
+      'shutdown_hold',
+    ]);
     assert.deepEqual(f.exit_code_map, { 143: 0 });
     assert.deepEqual(f.death_conditions, { main: ['failed'] });
     assert.equal(f.death_http, 'http://u:***@127.0.0.1:1/quit');
+    assert.equal(f.death_http_timeout, 2_000_000_000n);
+    assert.equal(f.shutdown_hold, 30_000_000_000n);
     assert.deepEqual(f.death_deps, ['main']);
   });
 });

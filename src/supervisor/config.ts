@@ -411,22 +411,25 @@ export function configFields(c: Config): Record<string, unknown> {
     verbose_level: c.verboseLevel,
     instant_logging: c.instantLogging,
     service_account_dir: c.serviceAccountDir,
-    ...endingFields(c.ending),
+    ...endingFields(c.ending, c.gracePeriod),
   };
 }
 
-function endingFields(e: EndingConfig): Record<string, unknown> {
-  return {
-    ignore_code_on_death_deps: e.ignoreCodeOnDeathDeps,
-    exit_code_map: e.exitCodeMap.size ? Object.fromEntries(e.exitCodeMap) : null,
-    death_conditions: e.deathConditions.size ? Object.fromEntries(e.deathConditions) : null,
-    death_signal: e.deathSignal,
-    death_http: e.deathHttp === undefined ? null : withoutPassword(e.deathHttp),
-    death_http_timeout: e.deathHttpTimeout,
-    death_delay: e.deathDelay,
-    shutdown_after_deps: e.shutdownAfterDeps,
-    shutdown_hold: e.shutdownHold,
-  };
+/** Only what differs from today's behaviour: unset, the line stays the fork's. */
+function endingFields(e: EndingConfig, gracePeriod: bigint): Record<string, unknown> {
+  const f: Record<string, unknown> = {};
+  if (e.ignoreCodeOnDeathDeps) f.ignore_code_on_death_deps = true;
+  if (e.exitCodeMap.size) f.exit_code_map = Object.fromEntries(e.exitCodeMap);
+  if (e.deathConditions.size) f.death_conditions = Object.fromEntries(e.deathConditions);
+  if (e.deathSignal !== 'SIGTERM') f.death_signal = e.deathSignal;
+  if (e.deathHttp !== undefined) {
+    f.death_http = withoutPassword(e.deathHttp);
+    f.death_http_timeout = e.deathHttpTimeout;
+  }
+  if (e.deathDelay !== 0n) f.death_delay = e.deathDelay;
+  if (e.shutdownAfterDeps) f.shutdown_after_deps = true;
+  if (e.shutdownAfterDeps || e.shutdownHold !== gracePeriod) f.shutdown_hold = e.shutdownHold;
+  return f;
 }
 
 /** A URL's password stays out of the logs. */
