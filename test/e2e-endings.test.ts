@@ -401,6 +401,7 @@ describe('death conditions', () => {
     await ready(run);
     writeFileSync(join(graveyard, 'main'), died(0));
     await run.stderr(/Death not counted: main \(ExitCode 0\)/);
+    await run.stderr(/"message":"death not counted: the child keeps running"/);
     writeFileSync(join(graveyard, 'logger'), died(4));
     await run.stderr(/Death not counted: logger \(ExitCode 4\)/);
     await stillRunning(run, 1);
@@ -412,6 +413,15 @@ describe('death conditions', () => {
     assert.match(exit.stdout, /got SIGTERM\n/);
     const events = traceEvents(exit.logs.at(-1), 'death graveyard watcher');
     assert.ok(events.includes('New death: main'));
+    assert.deepEqual(
+      exit.logs
+        .filter((l) => l.message === 'death not counted: the child keeps running')
+        .map((l) => [l.dependency, l.exit_code, l.conditions]),
+      [
+        ['main', 0, ['failed']],
+        ['logger', 4, ['succeeded']],
+      ],
+    );
   });
 
   it('logger:succeeded acts on a death with ExitCode 0', async () => {

@@ -145,6 +145,7 @@ export async function supervise(
     cancelDelay = after(toMillis(how.deathDelay), act);
   };
   let deaths: { close(): void } | undefined;
+  const uncounted = new Set<string>();
   if (config.deathDeps.length > 0) {
     const deathTrace = log.trace('death graveyard watcher');
     try {
@@ -162,11 +163,20 @@ export async function supervise(
           }),
         // During a hold any death ends it: the hold is about order, the condition about whether
         // a death alone is reason to stop.
-        (death) => {
-          if (holding || deathCounts(how.deathConditions.get(death.name), death.tombstone)) {
-            return true;
-          }
+        ({ name, tombstone: t }) => {
+          const conditions = how.deathConditions.get(name);
+          if (holding || deathCounts(conditions, t)) return true;
           deathSeen = true;
+          // Said once per death, at info level: it is why the child keeps running.
+          const key = `${name}\n${t.died}`;
+          if (!uncounted.has(key)) {
+            uncounted.add(key);
+            log.info('death not counted: the child keeps running', {
+              dependency: name,
+              exit_code: t.exitCode ?? null,
+              conditions,
+            });
+          }
           return false;
         },
       );
