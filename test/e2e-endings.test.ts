@@ -538,6 +538,24 @@ describe('the shutdown hold (KUBEXIT_SHUTDOWN_AFTER_DEPS)', () => {
     assert.doesNotMatch(exit.stdout, /got SIGTERM/);
   });
 
+  it('during a hold any death of a dependency ends it, even one its condition would not count', async () => {
+    const graveyard = tempDir();
+    const run = sidecar(graveyard, {
+      KUBEXIT_DEATH_DEPS: 'main:failed',
+      KUBEXIT_SHUTDOWN_AFTER_DEPS: 'true',
+      KUBEXIT_SHUTDOWN_HOLD: '1h',
+    });
+    await ready(run);
+    run.kill('SIGTERM');
+    await run.stderr(/Holding SIGTERM/);
+    writeFileSync(join(graveyard, 'main'), died(0));
+    const exit = await run.exited;
+    assert.match(exit.stdout, /got SIGTERM\n/);
+    assert.ok(
+      traceEvents(exit.logs.at(-1), 'supervisor').includes('Shutdown hold released: main died'),
+    );
+  });
+
   it('a dependency already dead (a death not counted) means no hold: the TERM is forwarded', async () => {
     const graveyard = tempDir();
     const run = sidecar(graveyard, {
