@@ -28,7 +28,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { release, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCluster, type Cluster } from '../test/support/cluster.js';
@@ -38,7 +38,7 @@ const OUT = join(ROOT, 'build', 'bench');
 const PROBE = join(OUT, 'probe');
 const REFERENCE = join(OUT, 'reference');
 const WRITER = join(OUT, 'writer');
-const EXE = join(ROOT, 'dist', 'bin', 'kubexit-linux-x64');
+const EXE = join(ROOT, 'dist', 'bin', `kubexit-linux-${process.arch}`);
 const CGROUP_ROOT = '/sys/fs/cgroup/memory';
 
 const num = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -83,7 +83,7 @@ function supervisors(): Supervisor[] {
   if (existsSync(EXE))
     list.push({
       id: 'exe',
-      label: 'kubexit-linux-x64',
+      label: basename(EXE),
       argv: [EXE],
       kind: 'kubexit',
       files: [EXE],
