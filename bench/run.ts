@@ -27,7 +27,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { loadavg, release, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -562,7 +562,13 @@ const MEASURES: Measure[] = [
   },
   { key: 'mem.vmrss', title: 'VmRSS', unit: 'MiB', vs: ['tini', 'C'] },
   { key: 'mem.anon', title: 'RssAnon (private)', unit: 'MiB', vs: ['tini', 'C'] },
-  { key: 'cg.charged', title: 'cgroup charge', unit: 'MiB', cgroup: true, vs: ['tini', 'C'] },
+  {
+    key: 'cg.charged',
+    title: 'memory charged to its cgroup',
+    unit: 'MiB',
+    cgroup: true,
+    vs: ['tini', 'C'],
+  },
 ];
 const measure = (key: string): Measure => MEASURES.find((m) => m.key === key) as Measure;
 
@@ -622,14 +628,23 @@ function summary(list: Supervisor[]): string {
     let title = m.title;
     if (m.key === 'birth') title += ` (PATCH alone ${f2(figure(m, 'PATCH'))} ms)`;
     if (m.cgroup)
-      title += ` (net of the child's ${f2(pct(results.get(m.key)?.get('child') ?? [], 50))})`;
+      title += ` (net of the child's ${f2(pct(results.get(m.key)?.get('child') ?? [], 50))} MiB)`;
     rows.push(`| ${title} | ${list.map((s) => cell(m, s, 50)).join(' | ')} |`);
     if (m.tail) rows.push(`| ${m.title}, p99 | ${list.map((s) => cell(m, s, 99)).join(' | ')} |`);
   }
   return rows.join('\n');
 }
 
-function saveJson(list: Supervisor[], file: string): void {
+const loadStart = loadavg();
+
+/** What was measured: the commit, and whether the tree differed from it. */
+function revision(): string {
+  const git = (...args: string[]): string =>
+    spawnSync('git', args, { cwd: ROOT }).stdout?.toString().trim() ?? '';
+  return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', 'src') ? '+dirty src' : ''}`;
+}
+
+function saveJson(list: Supervisor[], file: string, table: string): void {
   const measures: Record<string, unknown> = {};
   for (const [key, bySup] of results) {
     const m = MEASURES.find((x) => x.key === key);
@@ -657,10 +672,13 @@ function saveJson(list: Supervisor[], file: string): void {
       cores: Number(execFileSync('nproc').toString().trim()),
       kernel: release(),
       node: process.version,
+      loadavg: { start: loadStart, end: loadavg() },
     },
+    revision: revision(),
     runs: RUNS,
     fanout: FANOUT,
     supervisors: Object.fromEntries(list.map((s) => [s.id, s.label])),
+    summary: table,
     measures,
   };
   writeFileSync(file, JSON.stringify(doc, null, 1) + '\n');
@@ -678,7 +696,8 @@ async function main(): Promise<void> {
   const kubexits = list.filter((s) => s.kind === 'kubexit');
   const dependents = list.filter((s) => s.kind === 'kubexit' || s.kind === 'reference');
   console.log(
-    `machine: ${execFileSync('nproc').toString().trim()} cores, node ${process.version}, ` +
+    `machine: ${execFileSync('nproc').toString().trim()} cores, load ${loadStart.join(' ')},` +
+      ` node ${process.version}, ${revision()}; ` +
       `rounds interleaved (${list.map((s) => s.id).join(' ')} …)`,
   );
   console.log(
@@ -692,7 +711,13 @@ async function main(): Promise<void> {
   printLines(['startup', 'forward'], list);
   await interleaved(dependents, RUNS.death, deaths);
   printLines(['death.rename', 'death.inplace'], list);
-  await interleaved(dependents, RUNS.fanout, fanout, false);
+  const instances = Number(readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8'));
+  if (process.getuid?.() !== 0 && FANOUT > instances / 2)
+    console.log(
+      `${FANOUT} dependents: not measured (not root: they would share this user's` +
+        ` ${instances} inotify instances; try BENCH_FANOUT=${Math.floor(instances / 2)})`,
+    );
+  else await interleaved(dependents, RUNS.fanout, fanout, false);
   printLines(['death.fanout'], list);
   await interleaved(list, RUNS.rss, rss);
   printLines(['mem.vmrss', 'mem.anon'], list);
@@ -720,11 +745,12 @@ async function main(): Promise<void> {
           ` RssAnon ${own('cg.anon', s.id)} MiB`,
       );
     console.log(
-      `  charge = memory.usage_in_bytes of a fresh memory cgroup holding the supervisor and its` +
-        ` sleeping child, once settled: anon (rss) + page cache first touched from there (cache)` +
-        ` + kernel memory (kmem), minus the child's` +
-        ` alone (${own('cg.charged', 'child')} MiB); the executables were read whole from outside first.` +
-        ` Working set = charge − inactive_file, what the kubelet reports.`,
+      `  charge = memory.usage_in_bytes (what the kubelet reads) of a fresh memory cgroup holding` +
+        ` the supervisor and its sleeping child, once settled: anon (rss) + page cache first` +
+        ` touched from there (cache) + kernel memory (kmem), minus the child's alone` +
+        ` (${own('cg.charged', 'child')} MiB); the executables were read whole from outside` +
+        ` first. The kernel charges up to 64 pages per CPU ahead: ±0.25 MiB per CPU of noise` +
+        ` (medians of ${RUNS.cgroup} runs). Working set = charge − inactive_file.`,
     );
   }
 
@@ -740,9 +766,10 @@ async function main(): Promise<void> {
     pod.k8s.close();
   }
 
-  console.log(`\n${summary(list)}\n`);
+  const table = summary(list);
+  console.log(`\n${table}\n`);
   const json = join(OUT, 'results.json');
-  saveJson(list, json);
+  saveJson(list, json, table);
   console.log(`samples: ${json}`);
   writer?.proc.stdin?.end();
 }
