@@ -3,7 +3,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -144,7 +144,10 @@ export function start(
       const l = lines.shift();
       if (l !== undefined) return resolve(l);
       waiting.push(resolve);
-      void exited.then(() => reject(new Error(`${argv.join(' ')} ended early: ${err.trim()}`)));
+      void exited.then(() => {
+        const last = err.trim().split('\n').at(-1) ?? '';
+        reject(new Error(`${basename(argv[0] ?? '')} ended early (${proc.exitCode}): ${last}`));
+      });
     });
   return { proc, line, exited, logged };
 }
