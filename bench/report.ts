@@ -57,8 +57,6 @@ interface Measure {
   cgroup?: boolean;
   /** The baselines that do the same thing (birth: the PATCH round trip). */
   vs: string[];
-  /** The measure the baselines' figures come from, when not this one. */
-  baseKey?: string;
 }
 
 export const MEASURES: Measure[] = [
@@ -91,7 +89,6 @@ export const MEASURES: Measure[] = [
     title: 'startup, birth dep already ready',
     unit: 'ms',
     vs: ['tini', 'C'],
-    baseKey: 'startup',
   },
   { key: 'mem.vmrss', title: 'VmRSS', unit: 'MiB', vs: ['tini', 'C'] },
   { key: 'mem.anon', title: 'RssAnon (private)', unit: 'MiB', vs: ['tini', 'C'] },
@@ -121,7 +118,7 @@ function ratios(m: Measure, id: string, p = 50): { vs: string; ratio: number }[]
   const own = figure(m, id, p);
   return m.vs
     .filter((vs) => vs !== id)
-    .map((vs) => ({ vs, ratio: own / figure(measure(m.baseKey ?? m.key), vs, p) }))
+    .map((vs) => ({ vs, ratio: own / figure(m, vs, p) }))
     .filter((r) => Number.isFinite(r.ratio) && r.ratio > 0);
 }
 
