@@ -1,12 +1,14 @@
 // The Bun side of process.ts: Bun.spawn, without node:child_process (never loaded here).
 import type { ChildExit, Spawn } from './process.js';
+import { realtimeSignalName } from './signal-names.js';
 
 /** The part of Bun's Subprocess used here (the Bun types are not a dependency). */
 interface BunSubprocess {
   readonly pid: number;
   readonly exited: Promise<number>;
   readonly exitCode: number | null;
-  readonly signalCode: NodeJS.Signals | null;
+  /** A number for a signal without a name in Bun (the real-time ones). */
+  readonly signalCode: NodeJS.Signals | number | null;
   kill(sig: NodeJS.Signals): void;
 }
 
@@ -25,7 +27,8 @@ export const spawnWithBun: Spawn = async (file, args) => {
   const exited = proc.exited.then((): ChildExit => {
     reaped = true;
     const signal = proc.signalCode;
-    return signal === null ? { code: proc.exitCode ?? 0, signal: null } : { code: null, signal };
+    if (signal === null) return { code: proc.exitCode ?? 0, signal: null };
+    return { code: null, signal: typeof signal === 'number' ? realtimeSignalName(signal) : signal };
   });
   return {
     pid: proc.pid,

@@ -1,6 +1,7 @@
 // Every signal rule in one place: which signals kubexit catches, which of them stop a child
 // from ever being started, and how Go names them in logs.
 import { constants } from 'node:os';
+import { realtimeSignalNumber } from '../platform/signal-names.js';
 
 /**
  * Caught from the first line of main and forwarded to the child once it runs. Not here: KILL
@@ -43,7 +44,7 @@ export const STOPS_START: ReadonlySet<NodeJS.Signals> = new Set<NodeJS.Signals>(
 ]);
 
 export function signalNumber(sig: NodeJS.Signals): number {
-  const n = constants.signals[sig];
+  const n = constants.signals[sig] ?? realtimeSignalNumber(sig);
   if (n === undefined) throw new Error(`unknown signal ${sig}`);
   return n;
 }
@@ -79,7 +80,8 @@ const GO_NAMES: Partial<Record<NodeJS.Signals, string>> = {
 };
 
 export function goSignalName(sig: NodeJS.Signals): string {
-  return GO_NAMES[sig] ?? sig;
+  const realtime = realtimeSignalNumber(sig);
+  return GO_NAMES[sig] ?? (realtime === undefined ? sig : `signal ${realtime}`);
 }
 
 export type SignalListener = (sig: NodeJS.Signals) => void;
