@@ -1,5 +1,6 @@
 // Wall-clock timestamps in Go's RFC3339Nano form, the form Go kubexit writes into tombstones and
 // logs: local zone ("Z" when the offset is zero), fraction with trailing zeros dropped.
+import { localZoneIsUtc } from '../platform/local-zone.js';
 
 /** Current wall time in microseconds (the best resolution Node's clock gives). */
 function nowMicros(): number {
@@ -8,10 +9,11 @@ function nowMicros(): number {
 
 export function rfc3339Nano(micros: number = nowMicros()): string {
   const ms = Math.floor(micros / 1000);
-  const d = new Date(ms);
-  const offsetMin = -d.getTimezoneOffset();
-  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  // Asking the offset wakes ICU's time zones, slow to start: not in UTC (see local-zone.ts).
+  const offsetMin = localZoneIsUtc() ? 0 : -new Date(ms).getTimezoneOffset();
+  const d = new Date(ms + offsetMin * 60_000); // its UTC fields are the local ones
+  const date = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
   const subSecondMicros = (ms % 1000) * 1000 + (micros % 1000);
   const frac =
     subSecondMicros === 0
