@@ -132,6 +132,10 @@ export function watchDeaths(
   };
 
   start();
+  if (recheckChanged)
+    trace.event(
+      `${where}: no inotify of its own (libc not reached): Bun's fs.watch, which may drop an event; each change is read again 50 ms later`,
+    );
   scan();
   return { close };
 }
