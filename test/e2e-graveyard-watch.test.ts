@@ -6,10 +6,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXTURES, Watched } from './support/kubexit.js';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { FIXTURES, kubexit, traceEvents, Watched } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 
 const PROBE = join(FIXTURES, 'rewrite-probe.mjs');
+const RECORDER = join(FIXTURES, 'recorder.mjs');
+const BORN = 'Born: "2020-04-28T10:41:46.9926314Z"\n';
+const DIED = `${BORN}Died: "2020-04-28T10:41:47.0496314Z"\nExitCode: 0\n`;
 /** A lost event leaves the probe waiting for ever: the test fails at this bound instead. */
 const BOUNDED = { timeout: 30_000 };
 
@@ -36,6 +40,31 @@ describe('graveyard watch', () => {
       const exit = await run.exited;
       assert.equal(exit.code, 0, exit.stderr);
       assert.equal(exit.stdout.match(/^seen \d+$/gm)?.length, 200);
+    },
+  );
+
+  it(
+    "kubexit watches with inotify itself (no fallback to Bun's fs.watch and its 50 ms re-reads), and sees a Go kubexit's in-place death",
+    BOUNDED,
+    async () => {
+      const graveyard = tempDir();
+      const run = kubexit([process.execPath, RECORDER, '--exit-on', 'SIGTERM'], {
+        KUBEXIT_NAME: 'sidecar',
+        KUBEXIT_GRAVEYARD: graveyard,
+        KUBEXIT_DEATH_DEPS: 'main',
+        KUBEXIT_VERBOSE_LEVEL: '1',
+      });
+      await run.stdout(/ready/);
+      const path = join(graveyard, 'main');
+      writeFileSync(path, BORN);
+      const fd = openSync(path, 'w');
+      writeSync(fd, DIED);
+      closeSync(fd);
+      const exit = await run.exited;
+      assert.equal(exit.code, 0, exit.stderr);
+      const events = traceEvents(exit.logs.at(-1), 'death graveyard watcher');
+      assert.ok(events.includes('New death: main'), events.join('\n'));
+      assert.ok(!events.some((e) => /fs\.watch/.test(e)), events.join('\n'));
     },
   );
 });
