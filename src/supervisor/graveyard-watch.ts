@@ -3,7 +3,7 @@
 // missing, the nearest folder above it that exists is watched until the path is back.
 import { statSync } from 'node:fs';
 import { basename, dirname, relative, sep } from 'node:path';
-import { eventsMayBeLost, watchDir, type DirWatch } from '../platform/watch.js';
+import { eventsMayBeLost, watchDir, type DirEvents, type DirWatch } from '../platform/watch.js';
 
 export interface FolderListener {
   /** A file in the folder changed; null: anything may have changed (read every file again). */
@@ -216,10 +216,7 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
  * The platform's watch, with inotify's limits explained (a bare EMFILE tells an operator
  * nothing); undefined when the folder is gone, as it can be between a look at it and the watch.
  */
-function watchOrExplain(
-  path: string,
-  events: { event(file: string | null): void; error(err: Error): void },
-): DirWatch | undefined {
+function watchOrExplain(path: string, events: DirEvents): DirWatch | undefined {
   try {
     return watchDir(path, events);
   } catch (err) {
