@@ -399,18 +399,19 @@ describe('the graveyard folder deleted or replaced while watched', () => {
   );
 });
 
-/** The inotify watches a process holds, from the kernel's own account of its inotify fds. */
+/** The inotify watches a process holds, from the kernel's own account of its inotify fds. A
+ * watch seen through two fds of one instance (Bun reads a dup of kubexit's) counts once. */
 function inotifyWatches(pid: number): number {
-  let watches = 0;
+  const watches = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
     try {
       const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-      watches += info.split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+      for (const l of info.split('\n')) if (l.startsWith('inotify wd:')) watches.add(l);
     } catch {
       // closed meanwhile
     }
   }
-  return watches;
+  return watches.size;
 }
 
 /** kubexit in a user namespace of its own, whose inotify limit is set to 0: the kernel's real

@@ -3,13 +3,13 @@
 // directly; the YAML library is loaded only for the first one in any other shape.
 import type { Graveyard } from './graveyard.js';
 import { isTempName } from './graveyard.js';
+import { eventsMayBeLost } from '../platform/watch.js';
 import type { FolderWatch } from './graveyard-watch.js';
 import type { Trace } from './log.js';
 import { isDead, parseCanonical, tombstoneJson, type Tombstone } from './tombstone.js';
 
 type Parse = (text: string) => Tombstone;
 
-const RECHECK_CHANGED = process.versions.bun !== undefined;
 const RECHECK_CHANGED_MS = 50;
 let parseYaml: Parse | undefined;
 
@@ -39,6 +39,7 @@ export function watchDeaths(
   counts: (death: Death) => boolean = () => true,
 ): DeathWatch {
   const wanted = new Set(deps);
+  const recheckChanged = eventsMayBeLost();
   const where = `Tombstone Watch(${graveyard.dir})`;
   let watcher: FolderWatch | undefined;
   let done = false;
@@ -102,12 +103,13 @@ export function watchDeaths(
     trace.event(`${where}: done`);
   };
 
-  // Bun's fs.watch drops a change event that closely follows another of the same file (a Go
-  // kubexit's truncate-then-write right after its Born write): under Bun, read a changed
-  // tombstone once more a moment after its last event, so that its last write is not missed.
+  // The last resort, only where events may be lost (Bun's fs.watch, when inotify cannot be used
+  // directly: see platform/watch.ts): it drops a change event that closely follows another of
+  // the same file (a Go kubexit's truncate-then-write), so a changed tombstone is read once
+  // more a moment after its last event, so that its last write is not missed.
   const rechecks = new Map<string, NodeJS.Timeout>();
   const recheck = (name: string): void => {
-    if (!RECHECK_CHANGED || done) return;
+    if (!recheckChanged || done) return;
     clearTimeout(rechecks.get(name));
     const timer = setTimeout(() => {
       rechecks.delete(name);
@@ -141,6 +143,10 @@ export function watchDeaths(
   };
 
   start();
+  if (recheckChanged)
+    trace.event(
+      `${where}: no inotify of its own (libc not reached): Bun's fs.watch, which may drop an event; each change is read again 50 ms later`,
+    );
   scan();
   return { close };
 }

@@ -1,8 +1,9 @@
 // inotify on the graveyard folder that survives the folder being deleted, moved away or
 // replaced: the watch follows the path, not the first inode. No polling: while the folder is
 // missing, the nearest folder above it that exists is watched until the path is back.
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename, dirname, relative, sep } from 'node:path';
+import { eventsMayBeLost, watchDir, type DirEvents, type DirWatch } from '../platform/watch.js';
 
 export interface FolderListener {
   /** A file in the folder changed; null: anything may have changed (read every file again). */
@@ -28,16 +29,16 @@ interface Identity {
 type State =
   | { mode: 'none' }
   /** The folder itself is watched: this inode. */
-  | { mode: 'folder'; watcher: FSWatcher; id: Identity }
+  | { mode: 'folder'; watcher: DirWatch; id: Identity }
   /** The folder is missing: `path`, the nearest folder above it, is watched. */
-  | { mode: 'waiting'; watcher: FSWatcher; path: string; id: Identity | undefined };
+  | { mode: 'waiting'; watcher: DirWatch; path: string; id: Identity | undefined };
 
-// Bun's fs.watch can drop an event that closely follows another of the same name (see
-// death.ts): the last of a folder's quick deletions and re-creations may be the one lost; and a
-// new watch on the path of a just-deleted one was seen, rarely, to go dead with it (Bun 1.4.5,
-// in a 100-times flapping test). Under Bun, a moment after the folder's own last event, the path
-// is looked at once more, and a folder watched again meanwhile is watched anew and read whole.
-const RECHECK_FOLDER = process.versions.bun !== undefined;
+// The last resort, only where events may be lost (Bun's fs.watch, when inotify cannot be used
+// directly; see platform/watch.ts): it drops an event that closely follows another of the same
+// name, so the last of a folder's quick deletions and re-creations may be the one lost; and a
+// new watch on the path of a just-deleted one was seen, rarely, to go dead with it (Bun 1.4.5).
+// There, a moment after the folder's own last event, the path is looked at once more, and a
+// folder watched again meanwhile is watched anew and read whole.
 const RECHECK_FOLDER_MS = 50;
 /** A watch lost after the start is tried again after 1 s, doubling up to 30 s. */
 const RETRY_LOST_MIN_MS = 1000;
@@ -61,6 +62,7 @@ const same = (a: Identity | undefined, b: Identity | undefined): boolean =>
  */
 export function watchFolder(dir: string, listener: FolderListener): FolderWatch {
   const name = basename(dir);
+  const recheckFolder = eventsMayBeLost();
   let state: State = { mode: 'none' };
   let closed = false;
   let recheck: NodeJS.Timeout | undefined;
@@ -78,7 +80,7 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
     retryMs = Math.min(retryMs * 2, RETRY_LOST_MAX_MS);
   };
   const recheckLater = (): void => {
-    if (!RECHECK_FOLDER) return;
+    if (!recheckFolder) return;
     clearTimeout(recheck);
     recheck = setTimeout(() => {
       if (rewatched && state.mode === 'folder') stop();
@@ -104,8 +106,13 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
   const attach = (): boolean => {
     const before = directoryAt(dir);
     if (before === undefined) return false;
-    const w = watchOrExplain(dir, (_event, file) => {
-      if (state.mode === 'folder' && state.watcher === w) onFolderEvent(file);
+    const w = watchOrExplain(dir, {
+      event: (file) => {
+        if (state.mode === 'folder' && state.watcher === w) onFolderEvent(file);
+      },
+      error: (err) => {
+        if (state.mode !== 'none' && state.watcher === w) onError(err);
+      },
     });
     if (w === undefined) return false;
     // The inode watched is the one seen before and after the watch: else it changed between.
@@ -113,7 +120,6 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
       w.close();
       return false;
     }
-    w.on('error', onError);
     state = { mode: 'folder', watcher: w, id: before };
     return true;
   };
@@ -129,14 +135,18 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
     // Only the next name on the way down matters, and the folder's own deletion or move.
     const next = relative(above, dir).split(sep)[0];
     const self = basename(above);
-    const w = watchOrExplain(above, (_event, file) => {
-      if (state.mode !== 'waiting' || state.watcher !== w) return;
-      if (file !== null && file !== next && file !== self) return;
-      follow(false);
-      recheckLater();
+    const w = watchOrExplain(above, {
+      event: (file) => {
+        if (state.mode !== 'waiting' || state.watcher !== w) return;
+        if (file !== null && file !== next && file !== self) return;
+        follow(false);
+        recheckLater();
+      },
+      error: (err) => {
+        if (state.mode !== 'none' && state.watcher === w) onError(err);
+      },
     });
     if (w === undefined) return true; // gone meanwhile: look again
-    w.on('error', onError);
     state = { mode: 'waiting', watcher: w, path: above, id };
     listener.notice(`folder gone: waiting for it in ${above}`);
     return true;
@@ -203,15 +213,12 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
 }
 
 /**
- * fs.watch, with inotify's limits explained (a bare EMFILE tells an operator nothing); undefined
- * when the folder is gone, as it can be between a look at it and the watch.
+ * The platform's watch, with inotify's limits explained (a bare EMFILE tells an operator
+ * nothing); undefined when the folder is gone, as it can be between a look at it and the watch.
  */
-function watchOrExplain(
-  path: string,
-  listener: (event: string, file: string | null) => void,
-): FSWatcher | undefined {
+function watchOrExplain(path: string, events: DirEvents): DirWatch | undefined {
   try {
-    return watch(path, { persistent: false }, listener);
+    return watchDir(path, events);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;

@@ -1,0 +1,225 @@
+// inotify itself, under Bun: libc's inotify_init1 and inotify_add_watch through bun:ffi, and the
+// inotify fd read by Bun's own event loop (a non-blocking fd in a stream: epoll wakes it, no
+// thread and no timer). Every event the kernel queues is delivered; the kernel merges only an
+// event identical to the last one still unread, which a later read covers anyway.
+// One inotify instance for the process, as libuv has for Node: instances are few (128 per user
+// on a node by default), watches are many. It lives as long as the process.
+import { closeSync } from 'node:fs';
+import { constants } from 'node:os';
+import type { DirEvents, DirWatch } from './watch.js';
+
+const IN_NONBLOCK = 0o4000;
+const IN_CLOEXEC = 0o2000000;
+const IN_MODIFY = 0x2;
+const IN_ATTRIB = 0x4;
+const IN_MOVED_FROM = 0x40;
+const IN_MOVED_TO = 0x80;
+const IN_CREATE = 0x100;
+const IN_DELETE = 0x200;
+const IN_DELETE_SELF = 0x400;
+const IN_MOVE_SELF = 0x800;
+const IN_Q_OVERFLOW = 0x4000;
+const IN_IGNORED = 0x8000;
+const IN_ONLYDIR = 0x1000000;
+/** What fs.watch asks for under Node (libuv), and only folders. */
+const MASK =
+  IN_MODIFY |
+  IN_ATTRIB |
+  IN_MOVED_FROM |
+  IN_MOVED_TO |
+  IN_CREATE |
+  IN_DELETE |
+  IN_DELETE_SELF |
+  IN_MOVE_SELF |
+  IN_ONLYDIR;
+/** struct inotify_event: wd, mask, cookie, len, then len bytes of NUL-padded name. */
+const HEADER = 16;
+
+// The little of bun:ffi and Bun used here (no Bun types in this project).
+type Fn = (...args: unknown[]) => number;
+interface Ffi {
+  dlopen(
+    path: string,
+    symbols: Record<string, { args: string[]; returns: string }>,
+  ): { symbols: Record<string, Fn> };
+  read: { i32(ptr: number, offset: number): number };
+}
+interface BunGlobal {
+  file(fd: number): { stream(): ReadableStream<Uint8Array> };
+}
+
+interface Libc {
+  init(flags: number): number;
+  add(fd: number, path: Buffer, mask: number): number;
+  rm(fd: number, wd: number): number;
+  errno(): number;
+}
+
+export interface Inotify {
+  watch(path: string, events: DirEvents): DirWatch;
+}
+
+let loaded: Inotify | null | undefined;
+
+/** The process's inotify, or undefined when libc cannot be called (not Bun, no bun:ffi…). */
+export function inotify(): Inotify | undefined {
+  if (loaded === undefined) loaded = load() ?? null;
+  return loaded ?? undefined;
+}
+
+function load(): Inotify | undefined {
+  const bun = (globalThis as { Bun?: BunGlobal }).Bun;
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (bun === undefined || getBuiltin === undefined) return undefined;
+  let ffi: Ffi;
+  try {
+    ffi = getBuiltin('bun:ffi') as Ffi;
+  } catch {
+    return undefined;
+  }
+  // glibc's soname; musl's dlopen takes any `libc.*` name for itself. The installed executable
+  // runs through its own loader, with this same libc already mapped: dlopen finds it there.
+  for (const name of ['libc.so.6', 'libc.so']) {
+    try {
+      const { symbols } = ffi.dlopen(name, {
+        inotify_init1: { args: ['i32'], returns: 'i32' },
+        inotify_add_watch: { args: ['i32', 'ptr', 'u32'], returns: 'i32' },
+        inotify_rm_watch: { args: ['i32', 'i32'], returns: 'i32' },
+        __errno_location: { args: [], returns: 'ptr' },
+      });
+      const fn = (s: string): Fn => symbols[s] as Fn;
+      const errnoAt = fn('__errno_location');
+      return new Instance(
+        {
+          init: fn('inotify_init1'),
+          add: fn('inotify_add_watch'),
+          rm: fn('inotify_rm_watch'),
+          errno: () => ffi.read.i32(errnoAt(), 0),
+        },
+        bun,
+      );
+    } catch {
+      // the next name
+    }
+  }
+  return undefined;
+}
+
+interface Subscriber {
+  events: DirEvents;
+}
+
+class Instance implements Inotify {
+  private fd = -1;
+  /** Watch descriptor → who watches it: the kernel gives one wd per inode and instance. */
+  private readonly watches = new Map<number, Set<Subscriber>>();
+
+  constructor(
+    private readonly libc: Libc,
+    private readonly bun: BunGlobal,
+  ) {}
+
+  watch(path: string, events: DirEvents): DirWatch {
+    if (this.fd < 0) this.open();
+    const fd = this.fd;
+    const wd = this.libc.add(fd, Buffer.from(`${path}\0`), MASK);
+    if (wd < 0) throw systemError(this.libc.errno(), 'watch', path);
+    let subscribers = this.watches.get(wd);
+    if (subscribers === undefined) this.watches.set(wd, (subscribers = new Set()));
+    const me: Subscriber = { events };
+    subscribers.add(me);
+    const mine = subscribers;
+    return {
+      close: () => {
+        // Only the last subscriber of a live watch removes it (a dead one is gone already).
+        if (!mine.delete(me) || mine.size > 0 || this.watches.get(wd) !== mine) return;
+        this.watches.delete(wd);
+        if (this.fd === fd) this.libc.rm(fd, wd);
+      },
+    };
+  }
+
+  private open(): void {
+    const fd = this.libc.init(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) throw systemError(this.libc.errno(), 'watch', 'inotify_init1');
+    this.fd = fd;
+    const reader = this.bun.file(fd).stream().getReader();
+    const pump = async (): Promise<void> => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error('the inotify stream ended');
+        this.dispatch(value);
+      }
+    };
+    pump().catch((err: unknown) => {
+      void reader.cancel().catch(() => {});
+      this.fail(fd, err instanceof Error ? err : new Error(String(err)));
+    });
+  }
+
+  /** Reading failed: every watch is told (each then watches again, in a new instance). */
+  private fail(fd: number, err: Error): void {
+    if (this.fd !== fd) return;
+    this.fd = -1;
+    try {
+      closeSync(fd);
+    } catch {
+      // closed already
+    }
+    const all = [...this.watches.values()].flatMap((s) => [...s]);
+    this.watches.clear();
+    for (const s of all) s.events.error(err);
+  }
+
+  private dispatch(bytes: Uint8Array): void {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let at = 0; at + HEADER <= bytes.byteLength;) {
+      const wd = view.getInt32(at, true);
+      const mask = view.getUint32(at + 4, true);
+      const length = view.getUint32(at + 12, true);
+      let end = at + HEADER;
+      while (end < at + HEADER + length && bytes[end] !== 0) end++;
+      const name =
+        length > 0
+          ? Buffer.from(bytes.buffer, bytes.byteOffset + at + HEADER, end - at - HEADER).toString()
+          : null;
+      at += HEADER + length;
+      if (mask & IN_Q_OVERFLOW) {
+        // Events were lost: everything is to be looked at again.
+        for (const s of [...this.watches.values()].flatMap((set) => [...set])) s.events.event(null);
+        continue;
+      }
+      const subscribers = this.watches.get(wd);
+      if (subscribers === undefined) continue; // removed meanwhile
+      // The watch is gone (its folder deleted, or unmounted): the kernel removed it.
+      if (mask & IN_IGNORED) this.watches.delete(wd);
+      // The folder's own events have no name: its subscribers look at the path again.
+      for (const s of [...subscribers]) s.events.event(name);
+    }
+  }
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EACCES: 'permission denied',
+  EMFILE: 'too many open files',
+  ENOSPC: 'no space left on device',
+  ENOMEM: 'not enough memory',
+  ELOOP: 'too many symbolic links encountered',
+  ENAMETOOLONG: 'name too long',
+};
+
+/** An error shaped like Node's own (code, errno, syscall, path), from a libc errno. */
+function systemError(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
+  const code =
+    Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+  const err: NodeJS.ErrnoException = new Error(
+    `${code}: ${DESCRIPTIONS[code] ?? 'system error'}, ${syscall} '${path}'`,
+  );
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = syscall;
+  err.path = path;
+  return err;
+}
