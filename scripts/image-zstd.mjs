@@ -1,13 +1,12 @@
 // Adds a zstd-compressed image to an OCI layout, beside a gzip one that umoci made (umoci 0.4
 // writes gzip layers only). Used by scripts/image.sh:
 //
-//   node scripts/image-zstd.mjs <layout> <from-tag> <to-tag> <layer.tar> [zstd option…]
+//   node scripts/image-zstd.mjs <layout> <from-tag> <to-tag> <layer.tar> <layer.tar.zst>
 //
-// <to-tag> gets the config of <from-tag> with <layer.tar> as its only layer: the tar compressed
-// by the zstd CLI with the options given (media type application/vnd.oci.image.layer.v1.tar+zstd),
-// its diff_id the sha256 of the tar itself, as the image spec wants. Same tar, same zstd version
-// and options: same blobs and digests. Blobs nothing points at any more are left to `umoci gc`.
-import { execFileSync } from 'node:child_process';
+// <to-tag> gets the config of <from-tag> with <layer.tar.zst> (moved into the layout) as its only
+// layer, media type application/vnd.oci.image.layer.v1.tar+zstd, its diff_id the sha256 of
+// <layer.tar> itself, as the image spec wants. Same files in: same blobs and digests out. Blobs
+// nothing points at any more are left to `umoci gc`.
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,9 +16,9 @@ const CONFIG = 'application/vnd.oci.image.config.v1+json';
 const ZSTD_LAYER = 'application/vnd.oci.image.layer.v1.tar+zstd';
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
-const [layout, fromTag, toTag, tar, ...zstdOptions] = process.argv.slice(2);
-if (!layout || !fromTag || !toTag || !tar) {
-  console.error('usage: image-zstd.mjs <layout> <from-tag> <to-tag> <layer.tar> [zstd option…]');
+const [layout, fromTag, toTag, tar, compressed] = process.argv.slice(2);
+if (!layout || !fromTag || !toTag || !tar || !compressed) {
+  console.error('usage: image-zstd.mjs <layout> <from-tag> <to-tag> <layer.tar> <layer.tar.zst>');
   process.exit(2);
 }
 
@@ -49,8 +48,6 @@ if (manifest.layers.length !== 1 || config.rootfs.diff_ids.length !== 1) {
   throw new Error(`${fromTag}: one layer expected, found ${manifest.layers.length}`);
 }
 
-const compressed = join(layout, 'blobs', `.layer-${process.pid}.zst`);
-execFileSync('zstd', ['-q', '-f', ...zstdOptions, '-o', compressed, tar], { stdio: 'inherit' });
 const layer = {
   mediaType: ZSTD_LAYER,
   digest: `sha256:${await sha256(compressed)}`,
@@ -66,4 +63,4 @@ const manifestDescriptor = putBlob(MANIFEST, Buffer.from(JSON.stringify(newManif
 index.manifests = index.manifests.filter((m) => tagOf(m) !== toTag);
 index.manifests.push({ ...from, ...manifestDescriptor, annotations: { [REF_NAME]: toTag } });
 writeFileSync(indexPath, JSON.stringify(index));
-console.log(`${toTag}: zstd layer ${layer.size} bytes (${zstdOptions.join(' ')})`);
+console.log(`${toTag}: zstd layer ${layer.size} bytes`);
