@@ -26,7 +26,7 @@
 # an image that has glibc instead:
 #   COPY --from=kubexit:0.4.0 /usr/local/bin/kubexit /usr/local/bin/kubexit
 #
-# The published images come from scripts/image.sh: a zstd layer (`zstd -19 --long=27`, which
+# The published images come from scripts/image.sh: a zstd layer (`zstd -18 --long=27`, which
 # stores the near-identical /kubexit/kubexit almost free: about 44 MB) and a -gzip tag without
 # the folder. buildx can write zstd too (--output type=image,compression=zstd,oci-mediatypes=true)
 # but with no long window, so the second copy of the executable is stored again there.

@@ -17,10 +17,10 @@
 #   umoci raw add-layer        the root without /kubexit, gzipped, as the -gzip image's layer
 #   umoci config               entrypoint, cmd, architecture, os, labels (as in the Dockerfile)
 #   zstd $ZSTD_OPTIONS         the whole root (umoci 0.4 only writes gzip); the architectures in
-#                              parallel, the costly step (level 18: about 2 CPU-minutes each)
+#                              parallel, the costly step (level 18: 2-3 CPU-minutes each here)
 #   scripts/image-zstd.mjs     that layer, with the -gzip image's config, as <version>-<arch>
 #   umoci gc                   drops the blobs the config edits left behind
-# zstd -18: as small as -19 within 0.2 % in 70 % of the time; -17 and below lose 1-7 %.
+# zstd -18: 44.1 MB for amd64, 1 % more than -19 in about 70 % of its time; -15 is 9 % more.
 # zstd --long=27: a 128 MiB window, so that the second copy of the executable (/kubexit/kubexit,
 # a few bytes apart from /usr/local/bin/kubexit, about 115 MB before it in the tar) costs almost
 # nothing. Decoders need that window: containerd and CRI-O (klauspost/compress: up to 512 MiB by

@@ -329,7 +329,9 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
       assert.ok(layer);
       assert.ok(layer.size <= MAX_LAYER_BYTES, `${arch}: ${layer.size} bytes`);
       // A decoder with zstd's default memory limit (128 MiB) reads it: the frame says its window.
-      const header = execFileSync(ZSTD as string, ['-lv', blobPath(layer.digest)]).toString();
+      const header = execFileSync(ZSTD as string, ['-lv', blobPath(layer.digest)], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).toString();
       const window = header.match(/Window Size: .*\((\d+) B\)/)?.[1];
       assert.ok(window !== undefined, header);
       assert.ok(Number(window) <= MAX_WINDOW_BYTES, `${arch}: window ${window}`);
