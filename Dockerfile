@@ -8,16 +8,28 @@
 #       args: ['install', '/kubexit']        # runs /usr/local/bin/kubexit install /kubexit
 #       volumeMounts: [{ name: kubexit, mountPath: /kubexit }]
 #
+# or, with no init container and no copy, as an image volume (Kubernetes >= 1.33, ImageVolume on;
+# see examples/image-volume):
+#
+#   volumes: [{ name: kubexit, image: { reference: kubexit:0.4.0 } }]
+#   containers: [{ …, volumeMounts: [{ name: kubexit, mountPath: /kubexit, subPath: kubexit }] }]
+#
 # Paths in the image (laid out by scripts/image-root.sh, which scripts/image.sh also uses to
 # build the same image without a daemon):
 #   /usr/local/bin/kubexit        the executable as `npm run package` built it: the ENTRYPOINT
 #   /lib/*.so*, /lib64/ld-linux-x86-64.so.2 (amd64) or /lib/ld-linux-aarch64.so.1 (arm64)
 #                                 the loader and the libraries it runs with here
-# Nothing is at /kubexit: that is where the volume goes, in the init container as in the others,
-# and `install` writes there the copy pointed at /kubexit/ld and /kubexit/lib. The image does not
-# hold that installed folder itself: it would only run with a /kubexit/ld, and an installed copy
-# cannot install itself again. To bake kubexit into an image that has glibc instead:
+#   /kubexit/                     what `kubexit install /kubexit` writes (kubexit, ld, lib/: the
+#                                 same files as /lib's), for the image volume's subPath
+# The init container mounts its volume at /kubexit, over that folder, which it does not use, and
+# `install` writes there the copy pointed at /kubexit/ld and /kubexit/lib. To bake kubexit into
+# an image that has glibc instead:
 #   COPY --from=kubexit:0.4.0 /usr/local/bin/kubexit /usr/local/bin/kubexit
+#
+# The published images come from scripts/image.sh: a zstd layer (`zstd -18 --long=27`, which
+# stores the near-identical /kubexit/kubexit almost free: about 44 MB) and a -gzip tag without
+# the folder. buildx can write zstd too (--output type=image,compression=zstd,oci-mediatypes=true)
+# but with no long window, so the second copy of the executable is stored again there.
 #
 # Platforms: linux/amd64 and linux/arm64. The executables are compiled on the build platform
 # (Bun cross-compiles, offline); `install` must run on the target platform, so the "root" stage

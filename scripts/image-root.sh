@@ -8,10 +8,16 @@
 #   /usr/local/bin/kubexit   the packaged executable, unmodified (interpreter: the system loader)
 #   /lib/<soname>            the libraries it loads, where glibc's loader looks without a cache
 #   /lib64/ld-linux-x86-64.so.2 -> ../lib/…   (amd64; on arm64 the loader is /lib/… already)
+#   /kubexit/                what `kubexit install /kubexit` writes (kubexit, ld, lib/), for an
+#                            image volume: mounted with `subPath: kubexit` at /kubexit, it gives
+#                            the app containers what the init container's copy gives them
+# The files of /kubexit/lib and /kubexit/ld are the very files of /lib (hard links): the layer
+# stores them once. The copy /kubexit/kubexit differs from /usr/local/bin/kubexit in a few bytes
+# only (its interpreter path and library folder), which a long-window zstd stores almost free.
 # The init container runs `/usr/local/bin/kubexit install /kubexit` with the pod's volume at
-# /kubexit; nothing in the image is at /kubexit, so the volume hides nothing the image needs.
-# Why not the installed folder (kubexit + ld + lib) itself: its executable points at /kubexit/ld
-# and cannot install itself again, and the volume mounted at /kubexit would hide it.
+# /kubexit: the volume hides the image's /kubexit folder, which that container does not use.
+# Why not only the installed folder: its executable runs only with its loader at /kubexit/ld,
+# which is the init container's empty volume, and a file at /kubexit would make that mount fail.
 #
 # Which libraries: exactly those `kubexit install` copies, i.e. those the executable has mapped
 # when it runs here. The runner (e.g. `qemu-aarch64-static -L <arm64 root>`) runs an executable
@@ -44,10 +50,19 @@ fi
 rm -rf "$rootfs"
 mkdir -p "$rootfs/usr/local/bin" "$rootfs/lib"
 cp "$exe" "$rootfs/usr/local/bin/kubexit"
-cp "$work/installed/lib/"* "$rootfs/lib/"
+cp -R "$work/installed" "$rootfs/kubexit"
+# One file per library: /lib's names and the installed loader are links to /kubexit/lib's files.
+for lib in "$rootfs/kubexit/lib/"*; do
+  ln "$lib" "$rootfs/lib/${lib##*/}"
+done
+if ! cmp -s "$rootfs/kubexit/ld" "$rootfs/kubexit/lib/$soname"; then
+  echo "$0: the installed loader is not $soname" >&2
+  exit 1
+fi
+ln -f "$rootfs/kubexit/lib/$soname" "$rootfs/kubexit/ld"
 if [ "${loader%/*}" != /lib ]; then
   mkdir -p "$rootfs${loader%/*}"
   ln -s "../lib/$soname" "$rootfs$loader"
 fi
 chmod -R u=rwX,go=rX "$rootfs"
-chmod 0755 "$rootfs/usr/local/bin/kubexit" "$rootfs/lib/"*
+chmod 0755 "$rootfs/usr/local/bin/kubexit" "$rootfs/kubexit/kubexit" "$rootfs/lib/"*

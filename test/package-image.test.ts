@@ -1,13 +1,25 @@
 // The image, built without a container engine (scripts/image.sh → the OCI layout dist/image) and
-// unpacked with umoci as a container runtime would: its config matches the Dockerfile, its
-// entrypoint runs in its own root (chroot, /proc mounted), the init container of the examples
-// installs kubexit into a volume, and that volume then runs a child in a root with nothing else.
+// unpacked as a container runtime would (umoci for the gzip tags, GNU tar + zstd for the zstd
+// ones, which umoci 0.4 cannot read): its config matches the Dockerfile, its layers are what the
+// manifests say, its entrypoint runs in its own root (chroot, /proc mounted), the init container
+// of the examples installs kubexit into a volume, and that volume then runs a child in a root
+// with nothing else; so does the image's /kubexit folder mounted as an image volume.
 // arm64 too when qemu-aarch64 is here, with the image's root as the emulator's sysroot.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { MOUNT_PATH } from '../src/tooling/install.js';
 import { ROOT } from './support/kubexit.js';
@@ -32,12 +44,20 @@ const VERSION = (
 ).version;
 const LAYOUT = join(ROOT, 'dist', 'image');
 const UMOCI = ['/usr/bin/umoci', '/usr/sbin/umoci', '/usr/local/bin/umoci'].find(existsSync);
+const ZSTD = ['/usr/bin/zstd', '/usr/local/bin/zstd'].find(existsSync);
 const qemu = qemuAarch64();
+const GZIP_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const ZSTD_LAYER = 'application/vnd.oci.image.layer.v1.tar+zstd';
+/** Issue 8's bound for the layer that carries the executable (the default, zstd, tag). */
+const MAX_LAYER_BYTES = 45_000_000;
+/** What the zstd layers may ask of a decoder: zstd's default limit, and containerd's is larger. */
+const MAX_WINDOW_BYTES = 128 * 1024 * 1024;
 
 const skip = requires(
   'image',
   () => missing(process.arch !== 'x64' && `the test roots are x64, this is ${process.arch}`),
   () => missing(UMOCI === undefined && 'no umoci (Debian: umoci)'),
+  () => missing(ZSTD === undefined && 'no zstd (Debian: zstd)'),
   () => needExecutables('linux-x64'),
   () => needRoots(),
 );
@@ -59,27 +79,83 @@ interface ImageConfig {
   rootfs: { diff_ids: string[] };
 }
 
-function blob(digest: string): unknown {
-  const [algorithm, hex] = digest.split(':') as [string, string];
-  return JSON.parse(readFileSync(join(LAYOUT, 'blobs', algorithm, hex), 'utf8'));
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
 }
 
-/** The config of the image tagged `tag` in the OCI layout. */
-function imageConfig(tag: string): ImageConfig {
-  const index = JSON.parse(readFileSync(join(LAYOUT, 'index.json'), 'utf8')) as {
-    manifests: { digest: string; annotations?: Record<string, string> }[];
-  };
-  const entry = index.manifests.find(
+function blobPath(digest: string): string {
+  const [algorithm, hex] = digest.split(':') as [string, string];
+  return join(LAYOUT, 'blobs', algorithm, hex);
+}
+
+function blob(digest: string): unknown {
+  return JSON.parse(readFileSync(blobPath(digest), 'utf8'));
+}
+
+/** The tags of the OCI layout, in index order. */
+function tags(): string[] {
+  return indexEntries().map((m) => m.annotations?.['org.opencontainers.image.ref.name'] ?? '');
+}
+
+function indexEntries() {
+  return (
+    JSON.parse(readFileSync(join(LAYOUT, 'index.json'), 'utf8')) as {
+      manifests: (Descriptor & { annotations?: Record<string, string> })[];
+    }
+  ).manifests;
+}
+
+/** The manifest and config of the image tagged `tag` in the OCI layout. */
+function image(tag: string) {
+  const entry = indexEntries().find(
     (m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag,
   );
   assert.ok(entry, `no ${tag} in ${LAYOUT}/index.json`);
-  const manifest = blob(entry.digest) as { config: { digest: string } };
-  return blob(manifest.config.digest) as ImageConfig;
+  const manifest = blob(entry.digest) as { config: Descriptor; layers: Descriptor[] };
+  return { entry, manifest, config: blob(manifest.config.digest) as ImageConfig };
 }
 
-/** `umoci unpack` into a fresh bundle; returns its rootfs. */
+function imageConfig(tag: string): ImageConfig {
+  return image(tag).config;
+}
+
+function sha256File(path: string): string {
+  return `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+}
+
+/** sha256 of a layer blob once decompressed: what its diff_id must be. */
+function diffId(layer: Descriptor): string {
+  const tool = layer.mediaType === ZSTD_LAYER ? 'zstd' : 'gzip';
+  const out = execFileSync('sh', [
+    '-c',
+    `${tool} -dc "$1" | sha256sum`,
+    'sh',
+    blobPath(layer.digest),
+  ]);
+  return `sha256:${out.toString().split(' ')[0]}`;
+}
+
+/**
+ * A fresh bundle's rootfs for `tag`: `umoci unpack` for gzip layers; for zstd ones, GNU tar with
+ * the zstd CLI and its default memory limit, as root, owners kept (umoci 0.4 reads no zstd).
+ */
 function unpack(tag: string, into: string): string {
   const bundle = join(into, `bundle-${tag}`);
+  const [layer] = image(tag).manifest.layers;
+  if (layer?.mediaType === ZSTD_LAYER) {
+    const rootfs = join(bundle, 'rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    execFileSync(
+      'tar',
+      ['--zstd', '-xf', blobPath(layer.digest), '-C', rootfs, '--numeric-owner'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    return rootfs;
+  }
   execFileSync(UMOCI as string, ['unpack', '--image', `${LAYOUT}:${tag}`, bundle], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -106,19 +182,29 @@ interface Container {
   image: string;
   command?: string[];
   args?: string[];
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; subPath?: string }[];
+}
+
+interface PodSpec {
+  initContainers?: Container[];
+  containers: Container[];
+  volumes: { name: string; image?: { reference: string }; emptyDir?: object }[];
+}
+
+function podSpecOf(example: string): PodSpec {
+  const job = parse(readFileSync(join(ROOT, 'examples', example, 'job.yaml'), 'utf8')) as {
+    spec: { template: { spec: PodSpec } };
+  };
+  return job.spec.template.spec;
 }
 
 /** The kubexit init container of an example, and where its app containers mount the volume. */
 function initContainerOf(example: string) {
-  const job = parse(readFileSync(join(ROOT, 'examples', example, 'job.yaml'), 'utf8')) as {
-    spec: { template: { spec: Record<string, Container[]> } };
-  };
-  const pod = job.spec.template.spec;
+  const pod = podSpecOf(example);
   const init = pod.initContainers?.find((c) => c.name === 'kubexit');
   assert.ok(init, `${example}: no kubexit init container`);
   const volume = init.volumeMounts?.find((m) => m.name === 'kubexit')?.mountPath;
-  const apps = (pod.containers ?? []).map(
+  const apps = pod.containers.map(
     (c) => c.volumeMounts?.find((m) => m.name === 'kubexit')?.mountPath,
   );
   return { init, volume, apps };
@@ -137,24 +223,65 @@ function dockerfile() {
   };
 }
 
+/**
+ * The paths in `value` that the Kubernetes API type `type` has no field for (with
+ * @kubernetes/client-node's models: their attribute maps are the API's fields), and values of the
+ * wrong kind.
+ */
+function unknownFields(value: unknown, type: string, at: string): string[] {
+  const models = k8s as unknown as Record<
+    string,
+    { getAttributeTypeMap?: () => { baseName: string; type: string }[] } | undefined
+  >;
+  const array = type.match(/^Array<(.+)>$/)?.[1];
+  if (array !== undefined) {
+    if (!Array.isArray(value)) return [`${at}: not a list`];
+    return value.flatMap((v, i) => unknownFields(v, array, `${at}[${i}]`));
+  }
+  if (type === 'string' || type === 'number' || type === 'boolean') {
+    return typeof value === type ? [] : [`${at}: not a ${type}`];
+  }
+  if (type === 'IntOrString') {
+    return ['string', 'number'].includes(typeof value) ? [] : [`${at}: not an int or string`];
+  }
+  if (type.startsWith('{ [key: string]: string')) {
+    const ok = typeof value === 'object' && value !== null;
+    return ok && Object.values(value).every((v) => typeof v === 'string') ? [] : [`${at}: map`];
+  }
+  const model = models[type]?.getAttributeTypeMap?.();
+  if (model === undefined) return [`${at}: no model ${type}`];
+  if (typeof value !== 'object' || value === null) return [`${at}: not an object`];
+  return Object.entries(value).flatMap(([key, v]) => {
+    const field = model.find((a) => a.baseName === key);
+    return field ? unknownFields(v, field.type, `${at}.${key}`) : [`${at}.${key}: no such field`];
+  });
+}
+
+const LIBS = ['libc.so.6', 'libdl.so.2', 'libm.so.6', 'libpthread.so.0'];
+/** The /kubexit folder: what `kubexit install` writes, for an image volume. */
+const installedFolder = (loader: string) => [
+  'kubexit/kubexit',
+  'kubexit/ld',
+  ...[loader, ...LIBS].sort().map((l) => `kubexit/lib/${l}`),
+];
+
 describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, () => {
   let work = '';
   let rootfs = '';
+  let gzipRootfs = '';
   let volume = '';
+  const arches = ['amd64', ...(arm64 ? ['arm64'] : [])];
   const entrypoint = () => imageConfig(`${VERSION}-amd64`).config.Entrypoint ?? [];
 
   before(() => {
-    execFileSync(
-      'bash',
-      [join(ROOT, 'scripts', 'image.sh'), 'amd64', ...(arm64 ? ['arm64'] : [])],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        timeout: 600_000,
-      },
-    );
+    execFileSync('bash', [join(ROOT, 'scripts', 'image.sh'), ...arches], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 1_800_000,
+    });
     work = tempDir('kubexit-image-');
     rootfs = unpack(`${VERSION}-amd64`, work);
+    gzipRootfs = unpack(`${VERSION}-amd64-gzip`, work);
     volume = join(work, 'volume');
     mkdirSync(volume);
   });
@@ -162,17 +289,85 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
+  it('tags: <version>-<arch> with a zstd layer, <version>-<arch>-gzip with a gzip one', () => {
+    assert.deepEqual(
+      tags().sort(),
+      arches.flatMap((a) => [`${VERSION}-${a}`, `${VERSION}-${a}-gzip`]).sort(),
+    );
+    for (const arch of arches) {
+      const zstd = image(`${VERSION}-${arch}`);
+      const gzip = image(`${VERSION}-${arch}-gzip`);
+      assert.deepEqual(
+        zstd.manifest.layers.map((l) => l.mediaType),
+        [ZSTD_LAYER],
+      );
+      assert.deepEqual(
+        gzip.manifest.layers.map((l) => l.mediaType),
+        [GZIP_LAYER],
+      );
+      // The same image config; only the layer (and so its diff_id) differs.
+      const withoutLayers = (c: ImageConfig) => ({ ...c, rootfs: { ...c.rootfs, diff_ids: [] } });
+      assert.deepEqual(withoutLayers(zstd.config), withoutLayers(gzip.config));
+      assert.equal(zstd.config.architecture, arch);
+    }
+  });
+
+  it('blobs: every digest and size as the descriptors say, every diff_id the sha256 of the tar', () => {
+    for (const tag of tags()) {
+      const { entry, manifest, config } = image(tag);
+      for (const d of [entry, manifest.config, ...manifest.layers]) {
+        assert.equal(sha256File(blobPath(d.digest)), d.digest, `${tag}: ${d.mediaType}`);
+        assert.equal(statSync(blobPath(d.digest)).size, d.size, `${tag}: ${d.mediaType}`);
+      }
+      assert.deepEqual(config.rootfs.diff_ids, manifest.layers.map(diffId), tag);
+    }
+  });
+
+  it(`the zstd layer, which carries the executable, is at most ${MAX_LAYER_BYTES / 1e6} MB`, () => {
+    for (const arch of arches) {
+      const [layer] = image(`${VERSION}-${arch}`).manifest.layers;
+      assert.ok(layer);
+      assert.ok(layer.size <= MAX_LAYER_BYTES, `${arch}: ${layer.size} bytes`);
+      // A decoder with zstd's default memory limit (128 MiB) reads it: the frame says its window.
+      const header = execFileSync(ZSTD as string, ['-lv', blobPath(layer.digest)], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).toString();
+      const window = header.match(/Window Size: .*\((\d+) B\)/)?.[1];
+      assert.ok(window !== undefined, header);
+      assert.ok(Number(window) <= MAX_WINDOW_BYTES, `${arch}: window ${window}`);
+    }
+  });
+
+  it('the zstd root is the gzip root and the /kubexit folder, same bytes, same modes', () => {
+    const gzipFiles = files(gzipRootfs);
+    const zstdFiles = files(rootfs);
+    assert.deepEqual(
+      zstdFiles.filter((f) => !f.startsWith('kubexit/')),
+      gzipFiles,
+    );
+    assert.deepEqual(
+      zstdFiles.filter((f) => f.startsWith('kubexit/')),
+      installedFolder('ld-linux-x86-64.so.2'),
+    );
+    for (const f of gzipFiles) {
+      const [a, b] = [join(rootfs, f), join(gzipRootfs, f)];
+      assert.ok(readFileSync(a).equals(readFileSync(b)), `${f} differs`);
+      const [sa, sb] = [statSync(a), statSync(b)];
+      assert.deepEqual([sa.mode, sa.uid, sa.gid], [sb.mode, sb.uid, sb.gid], f);
+    }
+  });
+
   it('config: the entrypoint, command and labels of the Dockerfile, linux/amd64', () => {
-    const image = imageConfig(`${VERSION}-amd64`);
+    const config = imageConfig(`${VERSION}-amd64`);
     const docker = dockerfile();
-    assert.equal(image.architecture, 'amd64');
-    assert.equal(image.os, 'linux');
-    assert.deepEqual(image.config.Entrypoint, ['/usr/local/bin/kubexit']);
-    assert.deepEqual(image.config.Entrypoint, docker.entrypoint);
-    assert.deepEqual(image.config.Cmd, docker.cmd);
-    assert.equal(image.rootfs.diff_ids.length, 1, 'one layer, as the final stage has');
+    assert.equal(config.architecture, 'amd64');
+    assert.equal(config.os, 'linux');
+    assert.deepEqual(config.config.Entrypoint, ['/usr/local/bin/kubexit']);
+    assert.deepEqual(config.config.Entrypoint, docker.entrypoint);
+    assert.deepEqual(config.config.Cmd, docker.cmd);
+    assert.equal(config.rootfs.diff_ids.length, 1, 'one layer, as the final stage has');
     assert.equal(docker.version, VERSION, 'the Dockerfile ARG VERSION is the package version');
-    const labels = image.config.Labels ?? {};
+    const labels = config.config.Labels ?? {};
     assert.equal(labels['org.opencontainers.image.version'], VERSION);
     assert.equal(labels['org.opencontainers.image.title'], 'kubexit');
     for (const [key, value] of Object.entries(labels)) {
@@ -181,13 +376,10 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
     }
   });
 
-  it('root: the executable as built, its loader and libraries, nothing at /kubexit', () => {
-    assert.deepEqual(files(rootfs), [
+  it('root: the executable as built, its loader and libraries, the /kubexit folder', () => {
+    assert.deepEqual(files(gzipRootfs), [
       'lib/ld-linux-x86-64.so.2',
-      'lib/libc.so.6',
-      'lib/libdl.so.2',
-      'lib/libm.so.6',
-      'lib/libpthread.so.0',
+      ...LIBS.map((l) => `lib/${l}`),
       'lib64/ld-linux-x86-64.so.2',
       'usr/local/bin/kubexit',
     ]);
@@ -196,18 +388,25 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
         readFileSync(executable('linux-x64')),
       ),
     );
-    assert.equal(existsSync(join(rootfs, MOUNT_PATH.slice(1))), false);
+    assert.equal(existsSync(join(gzipRootfs, MOUNT_PATH.slice(1))), false);
+    // One inode per library: the folder's loader and libraries are /lib's files.
+    for (const f of ['ld', 'lib/ld-linux-x86-64.so.2', ...LIBS.map((l) => `lib/${l}`)]) {
+      const lib = `lib/${f === 'ld' ? 'ld-linux-x86-64.so.2' : f.slice(4)}`;
+      assert.equal(statSync(join(rootfs, 'kubexit', f)).ino, statSync(join(rootfs, lib)).ino, f);
+    }
   });
 
-  it('the entrypoint runs in the image root: --version', () => {
-    mkdirSync(join(rootfs, 'proc'), { recursive: true });
-    const unmount = mount(['-t', 'proc', 'proc'], join(rootfs, 'proc'));
-    try {
-      const r = chroot(rootfs, [...entrypoint(), '--version']);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout, `kubexit ${VERSION}\n`);
-    } finally {
-      unmount();
+  it('the entrypoint runs in the image root: --version, zstd and gzip', () => {
+    for (const root of [rootfs, gzipRootfs]) {
+      mkdirSync(join(root, 'proc'), { recursive: true });
+      const unmount = mount(['-t', 'proc', 'proc'], join(root, 'proc'));
+      try {
+        const r = chroot(root, [...entrypoint(), '--version']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, `kubexit ${VERSION}\n`);
+      } finally {
+        unmount();
+      }
     }
   });
 
@@ -239,16 +438,17 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
     sameFiles(volume, elsewhere);
   });
 
-  it('the volume at /kubexit runs /kubexit/kubexit <child> in a root with nothing else', () => {
+  /** `folder` at /kubexit in a root with only busybox: /kubexit/kubexit <child> exits 7. */
+  function runsAlone(name: string, folder: string, bindOptions: string[]): void {
     // The support's empty root, copied: only its busybox and the mount points, nothing shared.
-    const empty = join(work, 'empty');
+    const empty = join(work, `empty-${name}`);
     for (const dir of ['bin', 'proc', 'graveyard', MOUNT_PATH.slice(1)]) {
       mkdirSync(join(empty, dir), { recursive: true });
     }
     cpSync(join(rootPath('empty'), 'bin', 'busybox'), join(empty, 'bin', 'busybox'));
     const mounts = [mount(['-t', 'proc', 'proc'], join(empty, 'proc'))];
     try {
-      mounts.push(mount(['--bind', volume], join(empty, MOUNT_PATH.slice(1))));
+      mounts.push(mount(['--bind', ...bindOptions, folder], join(empty, MOUNT_PATH.slice(1))));
       const ran = chroot(
         empty,
         [`${MOUNT_PATH}/kubexit`, '/bin/busybox', 'sh', '-c', 'echo side-loaded; exit 7'],
@@ -261,43 +461,110 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
     }
     const tombstone = readTombstone(join(empty, 'graveyard', 'app'));
     assert.equal(tombstone?.match(TOMBSTONE)?.[1], '7', tombstone);
+  }
+
+  it('the volume at /kubexit runs /kubexit/kubexit <child> in a root with nothing else', () => {
+    runsAlone('init', volume, []);
   });
 
-  it('arm64: config, --version, install and a child under qemu-aarch64', { skip: noArm }, () => {
-    const image = imageConfig(`${VERSION}-arm64`);
-    assert.equal(image.architecture, 'arm64');
-    assert.deepEqual(image.config.Entrypoint, dockerfile().entrypoint);
-    const armRoot = unpack(`${VERSION}-arm64`, work);
-    assert.deepEqual(files(armRoot), [
-      'lib/ld-linux-aarch64.so.1',
-      'lib/libc.so.6',
-      'lib/libdl.so.2',
-      'lib/libm.so.6',
-      'lib/libpthread.so.0',
-      'usr/local/bin/kubexit',
-    ]);
-    // The image root is the whole sysroot: nothing from the host's or another arm64 root.
-    const emulate = (sysroot: string, args: string[], env: Record<string, string> = {}) =>
-      run(qemu as string, ['-L', sysroot, ...args], env);
-    const exe = join(armRoot, 'usr/local/bin/kubexit');
-    const version = emulate(armRoot, [exe, '--version']);
-    assert.equal(version.code, 0, version.stderr);
-    assert.equal(version.stdout, `kubexit ${VERSION}\n`);
-
-    const pod = join(work, 'arm64-pod');
-    const armVolume = join(pod, MOUNT_PATH.slice(1));
-    mkdirSync(armVolume, { recursive: true });
-    const installed = emulate(armRoot, [exe, 'install', armVolume]);
-    assert.equal(installed.code, 0, installed.stderr);
-    const graveyard = join(work, 'arm64-graveyard');
-    mkdirSync(graveyard);
-    // A static x64 busybox outside the sysroot: the kernel runs it natively.
-    const busybox = join(rootPath('empty'), 'bin', 'busybox');
-    const ran = emulate(pod, [join(armVolume, 'kubexit'), busybox, 'sh', '-c', 'exit 5'], {
-      KUBEXIT_NAME: 'arm',
-      KUBEXIT_GRAVEYARD: graveyard,
-    });
-    assert.equal(ran.code, 5, ran.stderr);
-    assert.equal(readTombstone(join(graveyard, 'arm'))?.match(TOMBSTONE)?.[1], '5');
+  it("image volume: the image's /kubexit folder is what the init container installs", () => {
+    assert.ok(files(volume).length > 0, 'the init container test ran first');
+    sameFiles(join(rootfs, 'kubexit'), volume);
   });
+
+  it("image volume: the image's /kubexit folder, read-only at /kubexit, runs a child alone", () => {
+    runsAlone('image-volume', join(rootfs, 'kubexit'), ['-o', 'ro']);
+  });
+
+  it('examples/image-volume: client-server-job with the image as a volume, no init container', () => {
+    const pod = podSpecOf('image-volume');
+    const original = podSpecOf('client-server-job');
+    assert.equal(pod.initContainers, undefined);
+    const kubexit = pod.volumes.find((v) => v.name === 'kubexit');
+    assert.deepEqual(kubexit?.image?.reference, `kubexit:${VERSION}`);
+    assert.ok(existsSync(join(rootfs, 'kubexit', 'kubexit')), 'the subPath is in the image');
+    for (const c of pod.containers) {
+      const at = c.volumeMounts?.find((m) => m.name === 'kubexit');
+      assert.deepEqual(at, { name: 'kubexit', mountPath: MOUNT_PATH, subPath: 'kubexit' }, c.name);
+      assert.equal(c.command?.[0], `${MOUNT_PATH}/kubexit`, c.name);
+    }
+    // Apart from the subPath, the containers are client-server-job's, and so are the volumes
+    // apart from the kubexit volume's source.
+    const noSubPath = (cs: Container[]) =>
+      cs.map((c) => ({
+        ...c,
+        volumeMounts: c.volumeMounts?.map(({ subPath: _, ...m }) => m),
+      }));
+    assert.deepEqual(noSubPath(pod.containers), noSubPath(original.containers));
+    const names = (p: PodSpec) => p.volumes.map((v) => v.name);
+    assert.deepEqual(names(pod), names(original));
+  });
+
+  it('examples/image-volume: every field is in the Kubernetes API (client-node models)', () => {
+    // The test bed's kube-apiserver (v1.20) predates volumes[].image (v1.31), so the server-side
+    // dry run of k8s-examples cannot check this example: the API's own models here do.
+    for (const file of readdirSync(join(ROOT, 'examples', 'image-volume'))) {
+      if (!file.endsWith('.yaml') || file === 'kustomization.yaml') continue;
+      const doc = parse(readFileSync(join(ROOT, 'examples', 'image-volume', file), 'utf8')) as {
+        kind: string;
+      };
+      assert.deepEqual(unknownFields(doc, `V1${doc.kind}`, file), [], file);
+    }
+  });
+
+  it(
+    'arm64: config, --version, install, the /kubexit folder and a child under qemu-aarch64',
+    {
+      skip: noArm,
+    },
+    () => {
+      const config = imageConfig(`${VERSION}-arm64`);
+      assert.equal(config.architecture, 'arm64');
+      assert.deepEqual(config.config.Entrypoint, dockerfile().entrypoint);
+      const armRoot = unpack(`${VERSION}-arm64`, work);
+      assert.deepEqual(files(armRoot), [
+        ...installedFolder('ld-linux-aarch64.so.1'),
+        'lib/ld-linux-aarch64.so.1',
+        ...LIBS.map((l) => `lib/${l}`),
+        'usr/local/bin/kubexit',
+      ]);
+      assert.deepEqual(
+        files(unpack(`${VERSION}-arm64-gzip`, work)),
+        files(armRoot).filter((f) => !f.startsWith('kubexit/')),
+      );
+      // The image root is the whole sysroot: nothing from the host's or another arm64 root.
+      const emulate = (sysroot: string, args: string[], env: Record<string, string> = {}) =>
+        run(qemu as string, ['-L', sysroot, ...args], env);
+      const exe = join(armRoot, 'usr/local/bin/kubexit');
+      const version = emulate(armRoot, [exe, '--version']);
+      assert.equal(version.code, 0, version.stderr);
+      assert.equal(version.stdout, `kubexit ${VERSION}\n`);
+
+      const pod = join(work, 'arm64-pod');
+      const armVolume = join(pod, MOUNT_PATH.slice(1));
+      mkdirSync(armVolume, { recursive: true });
+      const installed = emulate(armRoot, [exe, 'install', armVolume]);
+      assert.equal(installed.code, 0, installed.stderr);
+      sameFiles(join(armRoot, 'kubexit'), armVolume);
+      // A static x64 busybox outside the sysroot: the kernel runs it natively.
+      const busybox = join(rootPath('empty'), 'bin', 'busybox');
+      // The installed copy, then the image's own folder alone in another pod (an image volume).
+      const imagePod = join(work, 'arm64-image-volume');
+      cpSync(join(armRoot, 'kubexit'), join(imagePod, MOUNT_PATH.slice(1)), { recursive: true });
+      for (const [name, root] of [
+        ['arm', pod],
+        ['arm-image-volume', imagePod],
+      ] as const) {
+        const graveyard = join(work, `${name}-graveyard`);
+        mkdirSync(graveyard);
+        const kubexit = join(root, MOUNT_PATH.slice(1), 'kubexit');
+        const ran = emulate(root, [kubexit, busybox, 'sh', '-c', 'exit 5'], {
+          KUBEXIT_NAME: name,
+          KUBEXIT_GRAVEYARD: graveyard,
+        });
+        assert.equal(ran.code, 5, ran.stderr);
+        assert.equal(readTombstone(join(graveyard, name))?.match(TOMBSTONE)?.[1], '5');
+      }
+    },
+  );
 });

@@ -89,8 +89,14 @@ export const PARTS = {
   ),
   image: part(
     'the OCI image from scripts/image.sh, unpacked with umoci and run in its own root',
-    'umoci, an x64 machine',
-    { after: ['roots'], tools: [{ command: 'umoci', apt: 'umoci' }] },
+    'umoci and zstd, an x64 machine',
+    {
+      after: ['roots'],
+      tools: [
+        { command: 'umoci', apt: 'umoci' },
+        { command: 'zstd', apt: 'zstd' },
+      ],
+    },
   ),
 } satisfies Record<string, Part>;
 
