@@ -4,6 +4,7 @@
 import type { Graveyard } from './graveyard.js';
 import { isTempName } from './graveyard.js';
 import type { FolderWatch } from './graveyard-watch.js';
+import { followLiveness, livenessOwner } from './liveness.js';
 import type { Trace } from './log.js';
 import { isDead, parseCanonical, tombstoneJson, type Tombstone } from './tombstone.js';
 
@@ -16,9 +17,13 @@ let parseYaml: Parse | undefined;
 export interface Death {
   name: string;
   tombstone: Tombstone;
+  /** Its kubexit is gone without writing Died (liveness.ts): how that was seen. */
+  unrecorded?: string;
 }
 
 export interface DeathWatch {
+  /** Resolves once what was read so far is settled (a liveness connection being set up). */
+  settled(): Promise<void>;
   close(): void;
 }
 
@@ -47,10 +52,35 @@ export function watchDeaths(
     trace.event(message);
   };
 
+  // Crash-safe deaths: a dependency whose tombstone says it lives is followed (liveness.ts);
+  // when its kubexit is gone, its tombstone is read once more: Died there is a normal death.
+  const liveness = followLiveness(graveyard.dir, trace, (name, how) => {
+    check(name);
+    if (done) return;
+    const read = graveyard.read(name);
+    const tombstone = read.kind === 'text' ? (parseCanonical(read.text) ?? {}) : {};
+    die({ name, tombstone, unrecorded: how });
+  });
+
   const close = (): void => {
     if (done) return;
     done = true;
     watcher?.close();
+    liveness.close();
+    trace.event(`${where}: done`);
+  };
+
+  const die = (death: Death): void => {
+    // Act first, write the story after: the trace costs time the child's TERM shouldn't wait.
+    done = true;
+    watcher?.close();
+    liveness.close();
+    onDeath(death);
+    const { name, unrecorded } = death;
+    trace.event(
+      unrecorded ? `New death: ${name} (without a record: ${unrecorded})` : `New death: ${name}`,
+    );
+    trace.event(`Tombstone(${name}): ${tombstoneJson(death.tombstone)}`);
     trace.event(`${where}: done`);
   };
 
@@ -81,14 +111,8 @@ export function watchDeaths(
       return problem(name, message, `Handler error: failed to read tombstone ${name}: ${message}`);
     }
     problems.delete(name);
-    if (!isDead(tombstone)) return;
-    // Act first, write the story after: the trace costs time the child's TERM shouldn't wait.
-    done = true;
-    watcher?.close();
-    onDeath({ name, tombstone });
-    trace.event(`New death: ${name}`);
-    trace.event(`Tombstone(${name}): ${tombstoneJson(tombstone)}`);
-    trace.event(`${where}: done`);
+    if (!isDead(tombstone)) return liveness.follow(name);
+    die({ name, tombstone });
   };
 
   // Bun's fs.watch drops a change event that closely follows another of the same file (a Go
@@ -112,6 +136,8 @@ export function watchDeaths(
   const onChange = (name: string | null): void => {
     if (name === null) return scan(); // the kernel did not say which file: read them all
     if (isTempName(name)) return;
+    const owner = livenessOwner(name); // a dependency's socket came or went: look again
+    if (owner !== undefined && !wanted.has(name)) return void (wanted.has(owner) && check(owner));
     if (!wanted.has(name)) return trace.event(`Ignore tombstone ${name}`);
     check(name);
     recheck(name);
@@ -131,5 +157,5 @@ export function watchDeaths(
 
   start();
   scan();
-  return { close };
+  return { close, settled: () => liveness.settled() };
 }

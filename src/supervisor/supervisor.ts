@@ -5,6 +5,8 @@ import { startChild, type Child } from './child.js';
 import type { Config } from './config.js';
 import { formatDuration, toMillis } from './duration.js';
 import { OwnTombstone, type Graveyard } from './graveyard.js';
+import type { DeathWatch } from './death.js';
+import { holdLiveness } from './liveness.js';
 import type { Log } from './log.js';
 import { exitCodeOf, type Outcome, type StopCause } from './outcome.js';
 import { goSignalName, STOPS_START, type SignalTrap } from './signals.js';
@@ -48,9 +50,11 @@ export async function supervise(
 
   // A tombstone that cannot be written never changes the exit code (the child's, when it ran):
   // it costs the dependents their news, so it is said loudly, in a line of its own.
+  let releaseLiveness = (): void => {};
   const ending = (outcome: Outcome): Outcome => {
     try {
       tombstone.died(exitCodeOf(outcome));
+      releaseLiveness(); // kept after a Died that did not land: it then tells of this end
     } catch (err) {
       log.errorLine('tombstone not written', {
         ...fieldsOf(err),
@@ -62,10 +66,22 @@ export async function supervise(
     return outcome;
   };
 
-  // 0. Our tombstone: know that it can be written before anything runs, and hold its place.
+  // 0. Our liveness socket (crash-safe deaths), listening before our tombstone first lands;
+  // then our tombstone: know that it can be written before anything runs, and hold its place.
+  const alive = await holdLiveness(graveyard.dir, config.name);
+  if (alive.ok) releaseLiveness = alive.release;
+  else
+    log.warning(
+      'liveness socket not set up: dependents see this container end from its tombstone only',
+      {
+        socket: alive.path,
+        error: alive.error,
+      },
+    );
   try {
     tombstone.reserve();
   } catch (err) {
+    releaseLiveness();
     return { kind: 'failed', error: wrap('child not started: tombstone not writable', err) };
   }
 
@@ -81,7 +97,7 @@ export async function supervise(
       running.signal('SIGKILL');
     });
   };
-  let deaths: { close(): void } | undefined;
+  let deaths: DeathWatch | undefined;
   if (config.deathDeps.length > 0) {
     const deathTrace = log.trace('death graveyard watcher');
     try {
@@ -91,11 +107,18 @@ export async function supervise(
         graveyard,
         config.deathDeps,
         deathTrace,
-        ({ name }) => {
+        ({ name, unrecorded }) => {
           const cause: StopCause = { kind: 'death', name };
-          if (!child) return stopBeforeStart(cause);
-          stop ??= cause;
-          terminate(child);
+          if (!child) stopBeforeStart(cause);
+          else {
+            stop ??= cause;
+            terminate(child);
+          }
+          if (unrecorded !== undefined)
+            log.warning('death dependency died without a record', {
+              dependency: name,
+              how: unrecorded,
+            });
         },
         (err) =>
           log.errorLine('graveyard watch lost: deaths are not seen until it is watched again', {
@@ -120,6 +143,8 @@ export async function supervise(
       }
     }
   }
+  // A dependency whose liveness socket refuses is dead: know it before the start.
+  if (!stop) await deaths?.settled();
   if (stop) {
     deaths?.close();
     return ending({ kind: 'not-started', cause: stop });
