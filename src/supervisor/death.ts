@@ -4,7 +4,7 @@
 import type { Graveyard } from './graveyard.js';
 import { isTempName } from './graveyard.js';
 import type { FolderWatch } from './graveyard-watch.js';
-import { followLiveness, livenessOwner } from './liveness.js';
+import { followLiveness, giveUpIfRemoved, livenessOwner } from './liveness.js';
 import type { Trace } from './log.js';
 import { isDead, parseCanonical, tombstoneJson, type Tombstone } from './tombstone.js';
 
@@ -137,7 +137,12 @@ export function watchDeaths(
     if (name === null) return scan(); // the kernel did not say which file: read them all
     if (isTempName(name)) return;
     const owner = livenessOwner(name); // a dependency's socket came or went: look again
-    if (owner !== undefined && !wanted.has(name)) return void (wanted.has(owner) && check(owner));
+    if (owner !== undefined && !wanted.has(name)) {
+      if (wanted.has(owner)) return check(owner);
+      // Ours, removed: it would hide the folder's own deletion from this watch (liveness.ts).
+      if (giveUpIfRemoved()) trace.event(`${where}: our liveness socket was removed: given up`);
+      return;
+    }
     if (!wanted.has(name)) return trace.event(`Ignore tombstone ${name}`);
     check(name);
     recheck(name);

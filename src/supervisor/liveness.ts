@@ -139,7 +139,7 @@ export async function holdLiveness(dir: string, name: string): Promise<OwnLivene
   } catch {
     // gone already, or not ours to change: dependents of another uid see our tombstone only
   }
-  keep(server);
+  own = { server, path, id: ours === undefined ? undefined : idOf(ours) };
   return {
     ok: true,
     path,
@@ -155,11 +155,33 @@ export async function holdLiveness(dir: string, name: string): Promise<OwnLivene
 
 const held = new Set<Socket>();
 /** Kept reachable for the life of the process: never closed, never collected. */
-const servers: Server[] = [];
-const keep = (server: Server): void => void servers.push(server);
+let own: { server: Server; path: string; id: string | undefined } | undefined;
+
+/**
+ * A bound socket pins its folder: while it is open, the kernel does not report the folder's own
+ * deletion to inotify, and a kubexit watching the graveyard would not see it replaced. So once
+ * our socket's file is removed (`rm -rf` of the graveyard), the socket is closed, and so are its
+ * connections, each told first (a close alone would read as our death): our dependents then
+ * see our end from our tombstone only. True when it was just given up.
+ */
+export function giveUpIfRemoved(): boolean {
+  if (own === undefined) return false;
+  try {
+    if (idOf(lstatSync(own.path)) === own.id) return false;
+  } catch {
+    // removed
+  }
+  const { server } = own;
+  own = undefined;
+  server.close();
+  for (const socket of held) socket.end(MOVED, () => socket.destroy());
+  return true;
+}
 
 /** Said to a follower turned away, over the cap: a close alone would read as our death. */
 const FULL = Buffer.from('full\n');
+/** Said to every follower when our socket's file was removed, before closing. */
+const MOVED = Buffer.from('removed\n');
 
 /** A follower: held until it leaves, unread; one that sends anything is not a kubexit. */
 function hold(socket: Socket): void {
