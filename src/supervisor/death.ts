@@ -5,6 +5,7 @@ import type { Graveyard } from './graveyard.js';
 import { isTempName } from './graveyard.js';
 import { eventsMayBeLost } from '../platform/watch.js';
 import type { FolderWatch } from './graveyard-watch.js';
+import { followLiveness, giveUpIfRemoved, livenessOwner } from './liveness.js';
 import type { Trace } from './log.js';
 import { isDead, parseCanonical, tombstoneJson, type Tombstone } from './tombstone.js';
 
@@ -16,9 +17,13 @@ let parseYaml: Parse | undefined;
 export interface Death {
   name: string;
   tombstone: Tombstone;
+  /** Its kubexit is gone without writing Died (liveness.ts): how that was seen. */
+  unrecorded?: string;
 }
 
 export interface DeathWatch {
+  /** Resolves once what was read so far is settled (a liveness connection being set up). */
+  settled(): Promise<void>;
   close(): void;
 }
 
@@ -51,10 +56,38 @@ export function watchDeaths(
     trace.event(message);
   };
 
+  // Crash-safe deaths: a dependency whose tombstone says it lives is followed (liveness.ts);
+  // when its kubexit is gone, its tombstone is read once more: Died there is a normal death.
+  const liveness = followLiveness(graveyard.dir, trace, (name, how) => {
+    check(name);
+    if (done) return;
+    const read = graveyard.read(name);
+    const tombstone = read.kind === 'text' ? (parseCanonical(read.text) ?? {}) : {};
+    // No ExitCode: a condition sees a failure (main:failed counts it, main:succeeded doesn't).
+    const death = { name, tombstone, unrecorded: how };
+    if (!counts(death)) return trace.event(`Death not counted: ${name} (without a record)`);
+    die(death);
+  });
+
   const close = (): void => {
     if (done) return;
     done = true;
     watcher?.close();
+    liveness.close();
+    trace.event(`${where}: done`);
+  };
+
+  const die = (death: Death): void => {
+    // Act first, write the story after: the trace costs time the child's TERM shouldn't wait.
+    done = true;
+    watcher?.close();
+    liveness.close();
+    onDeath(death);
+    const { name, unrecorded } = death;
+    trace.event(
+      unrecorded ? `New death: ${name} (without a record: ${unrecorded})` : `New death: ${name}`,
+    );
+    trace.event(`Tombstone(${name}): ${tombstoneJson(death.tombstone)}`);
     trace.event(`${where}: done`);
   };
 
@@ -93,14 +126,8 @@ export function watchDeaths(
       );
     }
     problems.delete(name);
-    if (!isDead(tombstone)) return;
-    // Act first, write the story after: the trace costs time the child's TERM shouldn't wait.
-    done = true;
-    watcher?.close();
-    onDeath({ name, tombstone });
-    trace.event(`New death: ${name}`);
-    trace.event(`Tombstone(${name}): ${tombstoneJson(tombstone)}`);
-    trace.event(`${where}: done`);
+    if (!isDead(tombstone)) return liveness.follow(name);
+    die({ name, tombstone });
   };
 
   // The last resort, only where events may be lost (Bun's fs.watch, when inotify cannot be used
@@ -125,6 +152,13 @@ export function watchDeaths(
   const onChange = (name: string | null): void => {
     if (name === null) return scan(); // the kernel did not say which file: read them all
     if (isTempName(name)) return;
+    const owner = livenessOwner(name); // a dependency's socket came or went: look again
+    if (owner !== undefined && !wanted.has(name)) {
+      if (wanted.has(owner)) return check(owner);
+      // Ours, removed: it would hide the folder's own deletion from this watch (liveness.ts).
+      if (giveUpIfRemoved()) trace.event(`${where}: our liveness socket was removed: given up`);
+      return;
+    }
     if (!wanted.has(name)) return trace.event(`Ignore tombstone ${name}`);
     check(name);
     recheck(name);
@@ -148,5 +182,5 @@ export function watchDeaths(
       `${where}: no inotify of its own (libc not reached): Bun's fs.watch, which may drop an event; each change is read again 50 ms later`,
     );
   scan();
-  return { close };
+  return { close, settled: () => liveness.settled() };
 }

@@ -236,6 +236,11 @@ export class Log {
     this.line({ ...fields, level: 'info', message });
   }
 
+  /** Something works less well than it could (the child's fate is not changed): one line. */
+  warning(message: string, fields: Fields = {}): void {
+    this.line({ ...fields, level: 'warning', message });
+  }
+
   /** An error line without traces: for refusals before anything ran. */
   errorLine(message: string, fields: Fields = {}): void {
     this.line({ ...fields, level: 'error', message });

@@ -6,6 +6,8 @@ import type { Config } from './config.js';
 import { deathCounts, runDeathAction } from './death-action.js';
 import { formatDuration, toMillis } from './duration.js';
 import { OwnTombstone, type Graveyard } from './graveyard.js';
+import type { DeathWatch } from './death.js';
+import { holdLiveness } from './liveness.js';
 import type { Log } from './log.js';
 import { endingOf, exitCodeUnder, hasPolicy, type Outcome, type StopCause } from './outcome.js';
 import { goSignalName, STOPS_START, type SignalTrap } from './signals.js';
@@ -79,12 +81,14 @@ export async function supervise(
 
   // A tombstone that cannot be written never changes the exit code (the child's, when it ran):
   // it costs the dependents their news, so it is said loudly, in a line of its own.
+  let releaseLiveness = (): void => {};
   // With an exit-code policy, ExitCode may not be the child's own: the tombstone then also says
   // what the child did and why it ended.
   const ending = (outcome: Outcome): Outcome => {
     const code = exitCodeUnder(outcome, how);
     try {
       tombstone.died(code, hasPolicy(how) ? endingOf(outcome) : undefined);
+      releaseLiveness(); // kept after a Died that did not land: it then tells of this end
     } catch (err) {
       log.errorLine('tombstone not written', {
         ...fieldsOf(err),
@@ -96,10 +100,22 @@ export async function supervise(
     return outcome;
   };
 
-  // 0. Our tombstone: know that it can be written before anything runs, and hold its place.
+  // 0. Our liveness socket (crash-safe deaths), listening before our tombstone first lands;
+  // then our tombstone: know that it can be written before anything runs, and hold its place.
+  const alive = await holdLiveness(graveyard.dir, config.name);
+  if (alive.ok) releaseLiveness = alive.release;
+  else
+    log.warning(
+      'liveness socket not set up: dependents see this container end from its tombstone only',
+      {
+        socket: alive.path,
+        error: alive.error,
+      },
+    );
   try {
     tombstone.reserve();
   } catch (err) {
+    releaseLiveness();
     return { kind: 'failed', error: wrap('child not started: tombstone not writable', err) };
   }
 
@@ -144,7 +160,7 @@ export async function supervise(
     trace.event(`Death action in ${formatDuration(how.deathDelay)}`);
     cancelDelay = after(toMillis(how.deathDelay), act);
   };
-  let deaths: { close(): void } | undefined;
+  let deaths: DeathWatch | undefined;
   const uncounted = new Set<string>();
   if (config.deathDeps.length > 0) {
     const deathTrace = log.trace('death graveyard watcher');
@@ -155,7 +171,14 @@ export async function supervise(
         graveyard,
         config.deathDeps,
         deathTrace,
-        ({ name }) => onDeath(name),
+        ({ name, unrecorded }) => {
+          onDeath(name);
+          if (unrecorded !== undefined)
+            log.warning('death dependency died without a record', {
+              dependency: name,
+              how: unrecorded,
+            });
+        },
         (err) =>
           log.errorLine('graveyard watch lost: deaths are not seen until it is watched again', {
             error: err.message,
@@ -197,6 +220,8 @@ export async function supervise(
       }
     }
   }
+  // A dependency whose liveness socket refuses is dead: know it before the start.
+  if (!stop) await deaths?.settled();
   if (stop) {
     deaths?.close();
     return ending({ kind: 'not-started', cause: stop });
