@@ -11,7 +11,7 @@ import {
 } from './supervisor/config.js';
 import { Graveyard, OwnTombstone } from './supervisor/graveyard.js';
 import { Log, stderr } from './supervisor/log.js';
-import { exitCodeOf, type Outcome } from './supervisor/outcome.js';
+import { exitCodeOf, exitCodeUnder, type Outcome } from './supervisor/outcome.js';
 import { SignalTrap } from './supervisor/signals.js';
 import { fieldsOf, supervise } from './supervisor/supervisor.js';
 
@@ -31,8 +31,18 @@ Configured by environment variables only:
   KUBEXIT_NAME             this container's tombstone name (required): a file name of at most
                            255 bytes, no "/" or control characters
   KUBEXIT_GRAVEYARD        folder shared by the pod's containers (default /graveyard)
-  KUBEXIT_DEATH_DEPS       comma-separated tombstone names: when one dies, TERM the command
+  KUBEXIT_DEATH_DEPS       comma-separated tombstone names: when one dies, TERM the command;
+                           name:failed or name:succeeded counts only that kind of death
   KUBEXIT_GRACE_PERIOD     wait between TERM and KILL, Go duration (default 30s)
+  KUBEXIT_DEATH_SIGNAL     the signal a death sends instead of TERM, e.g. SIGQUIT (default SIGTERM)
+  KUBEXIT_DEATH_HTTP       URL to POST to on a death instead of signalling, e.g.
+                           http://127.0.0.1:15000/quitquitquit; the signal if the call fails
+  KUBEXIT_DEATH_HTTP_TIMEOUT  how long that call may take, Go duration (default 2s)
+  KUBEXIT_DEATH_DELAY      wait after a death before acting, Go duration (default 0)
+  KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS  true: exit 0 when a death dependency stopped the command
+  KUBEXIT_EXIT_CODE_MAP    from:to exit codes, applied last, e.g. 143:0,137:0
+  KUBEXIT_SHUTDOWN_AFTER_DEPS  true: hold a SIGTERM until a death dependency has died
+  KUBEXIT_SHUTDOWN_HOLD    the longest hold, Go duration (default: KUBEXIT_GRACE_PERIOD)
   KUBEXIT_BIRTH_DEPS       comma-separated container names to wait for before starting
   KUBEXIT_BIRTH_TIMEOUT    how long to wait for them, Go duration (default 30s)
   KUBEXIT_POD_NAME         pod name (downward API), required with birth deps
@@ -47,7 +57,7 @@ The command is run directly, never through a shell: a script needs a #! line.
 Exit code: the command's; 128+N if signal N ended it; 143 if a death dependency died before it
 started; 127 not found; 126 not executable (no permission, a folder, or a file that is neither
 a #! script nor a binary this system runs); 2 bad configuration or an empty command; 1 kubexit
-failed.
+failed. Then 0 if KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS applies, then KUBEXIT_EXIT_CODE_MAP.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -92,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     waitForBirth: waitForBirthDeps,
   });
   report(log, config, outcome);
-  return exitCodeOf(outcome);
+  return exitCodeUnder(outcome, config.ending);
 }
 
 /** Bad usage: one error line, and still a tombstone so that dependents are not left waiting. */
@@ -117,7 +127,7 @@ function refuse(
 
 /** The final line: failures always, a child that never ran always, a normal run when verbose. */
 function report(log: Log, config: Config, outcome: Outcome): void {
-  const exit_code = exitCodeOf(outcome);
+  const exit_code = exitCodeUnder(outcome, config.ending);
   switch (outcome.kind) {
     case 'failed':
       // A tombstone that cannot be written: its path, errno and a hint, as fields of their own.

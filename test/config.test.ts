@@ -37,6 +37,17 @@ describe('configuration', () => {
       verboseLevel: 0,
       instantLogging: false,
       serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
+      ending: {
+        ignoreCodeOnDeathDeps: false,
+        exitCodeMap: new Map(),
+        deathConditions: new Map(),
+        deathSignal: 'SIGTERM',
+        deathHttp: undefined,
+        deathHttpTimeout: 2_000_000_000n,
+        deathDelay: 0n,
+        shutdownAfterDeps: false,
+        shutdownHold: 30_000_000_000n,
+      },
     });
   });
 
@@ -255,5 +266,178 @@ describe('configuration', () => {
       'instant_logging',
       'service_account_dir',
     ]);
+  });
+});
+
+describe('configuration: how it ends (issue 10)', () => {
+  const ending = (env: Env) => parseConfig({ KUBEXIT_NAME: 'a', ...env }).ending;
+
+  it('reads the exit-code policy', () => {
+    const e = ending({
+      KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS: 'true',
+      KUBEXIT_EXIT_CODE_MAP: ' 143:0, 137:0 ,,1:3',
+    });
+    assert.equal(e.ignoreCodeOnDeathDeps, true);
+    assert.deepEqual(
+      e.exitCodeMap,
+      new Map([
+        [143, 0],
+        [137, 0],
+        [1, 3],
+      ]),
+    );
+  });
+
+  for (const [value, problem] of [
+    ['143', 'item "143": not from:to'],
+    ['143:0:1', 'item "143:0:1": not from:to'],
+    ['-1:0', 'item "-1:0": not from:to'],
+    ['256:0', 'item "256:0": exit codes go from 0 to 255'],
+    ['143:1000', 'item "143:1000": not from:to'],
+    ['143:0,143:1', 'item "143:1": 143 is mapped twice'],
+    ['x:0', 'item "x:0": not from:to'],
+  ]) {
+    it(`refuses KUBEXIT_EXIT_CODE_MAP=${JSON.stringify(value)}`, () => {
+      const err = configError({ KUBEXIT_NAME: 'a', KUBEXIT_EXIT_CODE_MAP: value });
+      assert.equal(err.variable, 'KUBEXIT_EXIT_CODE_MAP');
+      assert.equal(err.value, value);
+      assert.equal(err.problem, problem);
+      assert.match(err.expected, /from:to/);
+    });
+  }
+
+  it('reads death conditions; deathDeps keeps the names', () => {
+    const c = parseConfig({
+      KUBEXIT_NAME: 'a',
+      KUBEXIT_DEATH_DEPS: 'main:failed, logger ,job:succeeded,job:failed,x:y:completed',
+    });
+    assert.deepEqual(c.deathDeps, ['main', 'logger', 'job', 'job', 'x:y']);
+    assert.deepEqual(
+      c.ending.deathConditions,
+      new Map([
+        ['main', ['failed']],
+        ['job', ['succeeded', 'failed']],
+        ['x:y', ['completed']],
+      ]),
+    );
+  });
+
+  it('a name listed also without a condition counts on any death', () => {
+    const e = ending({ KUBEXIT_DEATH_DEPS: 'main:failed,main' });
+    assert.equal(e.deathConditions.has('main'), false);
+  });
+
+  for (const [value, problem] of [
+    ['main:failled', 'item "main:failled": unknown condition "failled"'],
+    ['a:b', 'item "a:b": unknown condition "b"'],
+    [':failed', 'item ":failed": empty'],
+    ['../x:failed', 'item "../x:failed": not a file name'],
+  ]) {
+    it(`refuses KUBEXIT_DEATH_DEPS=${JSON.stringify(value)}`, () => {
+      const err = configError({ KUBEXIT_NAME: 'a', KUBEXIT_DEATH_DEPS: value });
+      assert.equal(err.variable, 'KUBEXIT_DEATH_DEPS');
+      assert.ok(err.problem?.startsWith(problem as string), err.problem);
+      assert.match(err.expected, /:failed or :succeeded/);
+    });
+  }
+
+  it('reads a death signal with or without SIG, in any case', () => {
+    assert.equal(ending({ KUBEXIT_DEATH_SIGNAL: 'SIGQUIT' }).deathSignal, 'SIGQUIT');
+    assert.equal(ending({ KUBEXIT_DEATH_SIGNAL: 'int' }).deathSignal, 'SIGINT');
+    assert.equal(ending({ KUBEXIT_DEATH_SIGNAL: 'KILL' }).deathSignal, 'SIGKILL');
+    assert.equal(ending({ KUBEXIT_DEATH_SIGNAL: '' }).deathSignal, 'SIGTERM');
+  });
+
+  for (const value of ['SIGSTOP', 'SIGCHLD', '15', 'TERM ', 'SIGFOO', 'SIGSEGV']) {
+    it(`refuses KUBEXIT_DEATH_SIGNAL=${JSON.stringify(value)}`, () => {
+      const err = configError({ KUBEXIT_NAME: 'a', KUBEXIT_DEATH_SIGNAL: value });
+      assert.equal(err.variable, 'KUBEXIT_DEATH_SIGNAL');
+      assert.match(err.expected, /signal name/);
+    });
+  }
+
+  it('reads the HTTP action, its timeout and the delay', () => {
+    const e = ending({
+      KUBEXIT_DEATH_HTTP: 'http://127.0.0.1:15000/quitquitquit',
+      KUBEXIT_DEATH_HTTP_TIMEOUT: '500ms',
+      KUBEXIT_DEATH_DELAY: '1m',
+    });
+    assert.equal(e.deathHttp, 'http://127.0.0.1:15000/quitquitquit');
+    assert.equal(e.deathHttpTimeout, 500_000_000n);
+    assert.equal(e.deathDelay, 60_000_000_000n);
+  });
+
+  for (const [value, problem] of [
+    ['127.0.0.1:15000/quit', 'not a URL'],
+    ['localhost:15000/quit', 'scheme localhost: is not http: or https:'],
+    ['ftp://x/quit', 'scheme ftp: is not http: or https:'],
+    ['http://', 'not a URL'],
+    ['http://x/\nquit', 'control character U+000A'],
+  ]) {
+    it(`refuses KUBEXIT_DEATH_HTTP=${JSON.stringify(value)}`, () => {
+      const err = configError({ KUBEXIT_NAME: 'a', KUBEXIT_DEATH_HTTP: value });
+      assert.equal(err.variable, 'KUBEXIT_DEATH_HTTP');
+      assert.equal(err.problem, problem);
+      assert.match(err.expected, /http:\/\/ or https:\/\//);
+    });
+  }
+
+  for (const variable of [
+    'KUBEXIT_DEATH_DELAY',
+    'KUBEXIT_DEATH_HTTP_TIMEOUT',
+    'KUBEXIT_SHUTDOWN_HOLD',
+  ]) {
+    it(`refuses a bad duration in ${variable}`, () => {
+      const err = configError({ KUBEXIT_NAME: 'a', [variable]: '-1s' });
+      assert.equal(err.variable, variable);
+      assert.equal(err.problem, 'negative');
+    });
+  }
+
+  for (const variable of ['KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS', 'KUBEXIT_SHUTDOWN_AFTER_DEPS']) {
+    it(`refuses a bad boolean in ${variable}`, () => {
+      const err = configError({ KUBEXIT_NAME: 'a', [variable]: 'yes' });
+      assert.equal(err.variable, variable);
+      assert.match(err.expected, /boolean/);
+    });
+  }
+
+  it('the shutdown hold defaults to the grace period', () => {
+    const e = ending({ KUBEXIT_SHUTDOWN_AFTER_DEPS: '1', KUBEXIT_GRACE_PERIOD: '45s' });
+    assert.equal(e.shutdownAfterDeps, true);
+    assert.equal(e.shutdownHold, 45_000_000_000n);
+    assert.equal(ending({ KUBEXIT_SHUTDOWN_HOLD: '10s' }).shutdownHold, 10_000_000_000n);
+  });
+
+  it('logs the settings that are set: the map and conditions as objects, the URL without its password', () => {
+    const f = configFields(
+      parseConfig({
+        KUBEXIT_NAME: 'a',
+        KUBEXIT_DEATH_DEPS: 'main:failed',
+        KUBEXIT_EXIT_CODE_MAP: '143:0',
+        KUBEXIT_DEATH_HTTP: 'http://u:secret@127.0.0.1:1/quit',
+        KUBEXIT_DEATH_SIGNAL: 'QUIT',
+        KUBEXIT_DEATH_DELAY: '1s',
+        KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS: 'true',
+        KUBEXIT_SHUTDOWN_AFTER_DEPS: 'true',
+      }),
+    );
+    assert.deepEqual(Object.keys(f).slice(11), [
+      'ignore_code_on_death_deps',
+      'exit_code_map',
+      'death_conditions',
+      'death_signal',
+      'death_http',
+      'death_http_timeout',
+      'death_delay',
+      'shutdown_after_deps',
+      'shutdown_hold',
+    ]);
+    assert.deepEqual(f.exit_code_map, { 143: 0 });
+    assert.deepEqual(f.death_conditions, { main: ['failed'] });
+    assert.equal(f.death_http, 'http://u:***@127.0.0.1:1/quit');
+    assert.equal(f.death_http_timeout, 2_000_000_000n);
+    assert.equal(f.shutdown_hold, 30_000_000_000n);
+    assert.deepEqual(f.death_deps, ['main']);
   });
 });

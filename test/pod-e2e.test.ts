@@ -12,7 +12,7 @@
 // port differs (a free one instead of 80: the network namespace is the host's) and
 // KUBEXIT_INSTANT_LOGGING=true is added, so that the test can follow each kubexit's events.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startCluster, type Cluster } from './support/cluster.js';
@@ -298,6 +298,93 @@ describe('client-server-job in a simulated pod', { skip, timeout: 60_000 }, () =
       assert.equal((await k8s.api('GET', podPath)).status, 404, 'the pod is gone');
     } finally {
       sim.dispose();
+    }
+  });
+
+  it('pod deletion with KUBEXIT_SHUTDOWN_AFTER_DEPS: the server holds its SIGTERM until the client has drained and died, then stops; both exit 0', async () => {
+    const port = await freePort();
+    const job = clientServerJob(port);
+    const server = container(job.template, 'server');
+    server.env = [...(server.env ?? []), { name: 'KUBEXIT_SHUTDOWN_AFTER_DEPS', value: 'true' }];
+    const ns = await k8s.namespace('pod-e2e-hold');
+    const url = `http://localhost:${port}/`;
+    // A client that works until it is told to stop, then drains: it waits for the test's word
+    // (a file in the graveyard, written once the server holds its TERM: the kubelet TERMs both
+    // at once, in no set order), makes one more request to the server, which must still serve,
+    // and exits 0.
+    const drainRoot = busyboxImage(['sh', 'wget', 'sleep']);
+    const imgs = images(job.template, port);
+    imgs[container(job.template, 'client').image] = {
+      root: drainRoot,
+      argv: ([kubexit]) => {
+        const drain = `while [ ! -e /graveyard/drain ]; do sleep 0.05; done; wget -q -O - ${url}`;
+        const script = [
+          `trap 'echo "client: SIGTERM, draining"; ${drain} && echo "client: drained" && exit 0; exit 1' TERM`,
+          'echo "client: working"',
+          'while :; do sleep 1 & wait $!; done',
+        ].join('\n');
+        return [kubexit as string, 'sh', '-c', script];
+      },
+    };
+    const sim = await schedulePod(k8s, ns, job, imgs);
+    const { kubelet, pod } = sim;
+    const podPath = `/api/v1/namespaces/${ns}/pods/${pod.metadata.name}`;
+    try {
+      const running = kubelet.run();
+      running.catch(() => undefined); // awaited below
+      const serverC = await kubelet.started('server');
+      const clientC = await kubelet.started('client');
+      await Promise.race([
+        clientC.stdout(/^client: working$/m),
+        clientC.exited.then((e) => assert.fail(`client ended: ${e.stderr}`)),
+      ]);
+      await serverC.stdout(/^nginx: httpd started$/m);
+
+      // kubectl delete pod: the kubelet TERMs both PID 1s at once.
+      await k8s.must('DELETE', podPath);
+      const killing = kubelet.kill(30);
+      await serverC.logged(/Holding SIGTERM until a death dependency dies/);
+      await clientC.stdout(/^client: SIGTERM, draining$/m);
+      writeFileSync(join(sim.volumes.graveyard as string, 'drain'), '');
+      await killing;
+      await running;
+      await kubelet.finishDeletion();
+
+      const c = await clientC.exited;
+      const s = await serverC.exited;
+      const graveyard = sim.volumes.graveyard as string;
+      assert.equal(c.code, 0, c.stderr);
+      assert.equal(s.code, 0, s.stderr);
+      // The client's last request after its TERM was served: the server's TERM was held.
+      assert.equal(
+        c.stdout,
+        `client: working\nclient: SIGTERM, draining\n${PAGE}client: drained\n`,
+      );
+
+      const clientStone = readFileSync(join(graveyard, 'client'), 'utf8');
+      const serverStone = readFileSync(join(graveyard, 'server'), 'utf8');
+      const [, , clientDied, clientCode] = LIVED.exec(clientStone) ?? [];
+      const [, , serverDied, serverCode] = LIVED.exec(serverStone) ?? [];
+      assert.ok(clientDied && serverDied, clientStone + serverStone);
+      assert.equal(clientCode, '0');
+      assert.equal(serverCode, '0');
+      // nginx got its TERM once the client's tombstone said Died: it printed those very bytes.
+      const [, seen] = s.stdout.split('nginx: SIGTERM; /graveyard/client holds:\n');
+      assert.equal(seen, clientStone, s.stdout);
+
+      // The order, from timestamps: the server held the kubelet's TERM (default hold: its
+      // grace period, 10s), the client died, then the hold was released and nginx TERMed.
+      const held = eventTime(s, 'Holding SIGTERM until a death dependency dies, at most 10s');
+      const released = eventTime(s, 'Shutdown hold released: client died');
+      assert.ok(held < wallMs(clientDied), `held ${held}, client died ${clientDied}`);
+      assert.ok(wallMs(clientDied) <= released, `client died ${clientDied}, released ${released}`);
+      assert.ok(released < wallMs(serverDied), `released ${released}, server died ${serverDied}`);
+      const serverEvents = events(s);
+      assert.ok(serverEvents.includes('Terminating child process'), serverEvents.join('\n'));
+      assert.ok(!kubelet.events.some((e) => e.what.includes('SIGKILL')), 'within the grace period');
+    } finally {
+      sim.dispose();
+      removeImage(drainRoot);
     }
   });
 

@@ -221,4 +221,26 @@ describe('property: tombstones from other containers', () => {
       RUNS,
     );
   });
+  it('with the ending keys after ExitCode (any dependency name in Reason), both readers still read the Go part', () => {
+    const name = fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
+      .filter((n) => nameProblem(n) === undefined);
+    const ending = fc.record(
+      {
+        childExitCode: fc.integer({ min: 0, max: 255 }),
+        childSignal: fc.constantFrom('SIGTERM', 'SIGKILL', 'SIGSEGV'),
+        reason: name.map((n) => `death dependency ${n}`),
+      },
+      { requiredKeys: ['reason'], noNullPrototype: true },
+    );
+    fc.assert(
+      fc.property(tombstone, ending, (t, e) => {
+        const text = formatTombstone({ ...t, ...e });
+        const fast = parseCanonical(text);
+        if (fast !== undefined) assert.deepEqual(fast, t);
+        assert.deepEqual(parseTombstone(text), t);
+      }),
+      RUNS,
+    );
+  });
 });

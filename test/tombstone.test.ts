@@ -83,12 +83,29 @@ describe('the fast path for the shape kubexits write', () => {
       assert.deepEqual(parseCanonical(formatTombstone(t).replace('{}\n', '')), t);
     }
   });
+  it('decodes the ending keys written after ExitCode, and ignores them as Go does', () => {
+    const ending = { childSignal: 'SIGTERM', reason: 'death dependency a "b" \\ c:d' };
+    const text = formatTombstone({ born, died, exitCode: 0, ...ending });
+    assert.equal(
+      text,
+      `Born: "${born}"\nDied: "${died}"\nExitCode: 0\nChildSignal: SIGTERM\nReason: "death dependency a \\"b\\" \\\\ c:d"\n`,
+    );
+    assert.deepEqual(parseCanonical(text), { born, died, exitCode: 0 });
+    assert.deepEqual(parseTombstone(text), { born, died, exitCode: 0 });
+    const own = formatTombstone({ died, exitCode: 0, childExitCode: 3, reason: 'exited' });
+    assert.equal(own, `Died: "${died}"\nExitCode: 0\nChildExitCode: 3\nReason: "exited"\n`);
+    assert.deepEqual(parseCanonical(own), { died, exitCode: 0 });
+  });
   it('leaves everything else to the YAML reader', () => {
     for (const text of [
       `died: "${died}"\n`,
       `Died: ${died}\n`,
       `Born: "${born}"\nReady: false\n`,
       `Died: "${died}"\nExitCode: 1.5\n`,
+      `Died: "${died}"\nReason: "a\tb"\n`,
+      `Died: "${died}"\nReason: "a\\nb"\n`,
+      `Died: "${died}"\nReason: exited\n`,
+      `Died: "${died}"\nChildSignal: SIGTERM\nChildExitCode: 1\n`,
       `Died: "${died}"`,
       'garbage',
     ]) {

@@ -3,6 +3,7 @@
 import { posix } from 'node:path';
 import { DurationSyntaxError, parseDuration } from './duration.js';
 import { isTempName } from './graveyard.js';
+import { CAUGHT } from './signals.js';
 
 export interface Config {
   name: string;
@@ -17,11 +18,37 @@ export interface Config {
   instantLogging: boolean;
   /** Where the pod's service-account token, CA and namespace are mounted. */
   serviceAccountDir: string;
+  /** How the child is ended and what kubexit exits with (issue 10). */
+  ending: EndingConfig;
+}
+
+/** A condition on a death dependency's end: which of its deaths count. */
+export type DeathCondition = 'completed' | 'failed' | 'succeeded';
+export const DEATH_CONDITIONS: readonly DeathCondition[] = ['completed', 'failed', 'succeeded'];
+
+export interface EndingConfig {
+  /** Exit 0 when a death dependency's death stopped the child (or kept it from starting). */
+  ignoreCodeOnDeathDeps: boolean;
+  /** Applied last to the exit code: from → to. */
+  exitCodeMap: ReadonlyMap<number, number>;
+  /** Death dependencies named with conditions; the others count on any death. */
+  deathConditions: ReadonlyMap<string, readonly DeathCondition[]>;
+  deathSignal: NodeJS.Signals;
+  /** POSTed to instead of signalling; the signal is the fallback. */
+  deathHttp: string | undefined;
+  deathHttpTimeout: bigint;
+  /** Between a death and the death action. */
+  deathDelay: bigint;
+  /** Hold a SIGTERM received while the child runs until a death dependency has died. */
+  shutdownAfterDeps: boolean;
+  /** The longest hold; defaults to the grace period. */
+  shutdownHold: bigint;
 }
 
 export const DEFAULT_GRAVEYARD = '/graveyard';
 export const DEFAULT_TIMEOUT = '30s';
 export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const DEFAULT_DEATH_HTTP_TIMEOUT = '2s';
 
 export class ConfigError extends Error {
   constructor(
@@ -59,6 +86,13 @@ export const DURATION_FORM =
 export const INT_FORM =
   'an integer from -9223372036854775808 to 9223372036854775807, such as 0 or 1';
 export const BOOL_FORM = 'a boolean: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false or False';
+export const DEATH_DEPS_FORM = `a comma-separated list of tombstone names, each optionally followed by :completed, :failed or :succeeded (such as main:failed); each name ${NAME_FORM}`;
+export const EXIT_CODE_MAP_FORM =
+  'a comma-separated list of from:to exit codes, each from 0 to 255, such as 143:0,137:0';
+export const SIGNAL_FORM =
+  'a signal name such as SIGTERM, SIGQUIT, SIGINT, SIGUSR1 or SIGKILL (the SIG prefix is optional)';
+export const URL_FORM =
+  'an http:// or https:// URL without control characters, such as http://127.0.0.1:15000/quitquitquit';
 
 /** Checks return what is wrong with a value, or undefined when it is fine. */
 export type Check = (value: string) => string | undefined;
@@ -92,7 +126,8 @@ export function parseConfig(env: Env): Config {
   };
   // Birth deps name containers (the API's names); death deps name tombstones (files).
   const birthDeps = deps('KUBEXIT_BIRTH_DEPS', BIRTH_DEPS_FORM, dnsLabelProblem);
-  const deathDeps = deps('KUBEXIT_DEATH_DEPS', DEPS_FORM, nameProblem);
+  const deathItems = deps('KUBEXIT_DEATH_DEPS', DEATH_DEPS_FORM, deathDepProblem);
+  const deathDeps = deathItems.map((item) => splitDeathDep(item)[0]);
   // Waiting for our own readiness, which our child provides, can only end in the timeout (B23).
   // KUBEXIT_NAME is normally the container's name: the same name here means this container.
   if (birthDeps.includes(name)) {
@@ -103,9 +138,9 @@ export function parseConfig(env: Env): Config {
     );
   }
 
-  const duration = (variable: string): bigint => {
+  const duration = (variable: string, fallback = DEFAULT_TIMEOUT): bigint => {
     try {
-      const ns = parseDuration(env[variable] || DEFAULT_TIMEOUT);
+      const ns = parseDuration(env[variable] || fallback);
       if (ns >= 0n) return ns;
       return fail(variable, DURATION_FORM, 'negative');
     } catch (err) {
@@ -146,6 +181,39 @@ export function parseConfig(env: Env): Config {
   const serviceAccountDir = env.KUBEXIT_SERVICE_ACCOUNT_DIR || DEFAULT_SERVICE_ACCOUNT_DIR;
   check('KUBEXIT_SERVICE_ACCOUNT_DIR', serviceAccountDir, PATH_FORM, pathProblem);
 
+  // How it ends (issue 10): every variable optional, today's behaviour when unset.
+  const bool = (variable: string): boolean => {
+    const value = parseGoBool(env[variable] ?? '');
+    return value ?? fail(variable, BOOL_FORM);
+  };
+  const ignoreCodeOnDeathDeps = bool('KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS');
+  const mapItems = splitList(env.KUBEXIT_EXIT_CODE_MAP);
+  check('KUBEXIT_EXIT_CODE_MAP', env.KUBEXIT_EXIT_CODE_MAP ?? '', EXIT_CODE_MAP_FORM, () =>
+    exitCodeMapProblem(mapItems),
+  );
+  const exitCodeMap = new Map(
+    mapItems.map((item) => item.split(':').map(Number) as [number, number]),
+  );
+  const deathConditions = new Map<string, DeathCondition[]>();
+  for (const item of deathItems) {
+    const [dep, condition] = splitDeathDep(item);
+    if (condition !== undefined)
+      deathConditions.set(dep, [...(deathConditions.get(dep) ?? []), condition]);
+  }
+  // A name also listed without a condition counts on any death.
+  for (const item of deathItems) {
+    if (splitDeathDep(item)[1] === undefined) deathConditions.delete(item);
+  }
+  const signalValue = env.KUBEXIT_DEATH_SIGNAL || 'SIGTERM';
+  const deathSignal = parseSignal(signalValue) ?? fail('KUBEXIT_DEATH_SIGNAL', SIGNAL_FORM);
+  const deathHttp = env.KUBEXIT_DEATH_HTTP || undefined;
+  if (deathHttp !== undefined) check('KUBEXIT_DEATH_HTTP', deathHttp, URL_FORM, urlProblem);
+  const deathHttpTimeout = duration('KUBEXIT_DEATH_HTTP_TIMEOUT', DEFAULT_DEATH_HTTP_TIMEOUT);
+  const deathDelay = duration('KUBEXIT_DEATH_DELAY', '0');
+  const shutdownAfterDeps = bool('KUBEXIT_SHUTDOWN_AFTER_DEPS');
+  // The dependency gets about as long to end as we give our child after it.
+  const shutdownHold = env.KUBEXIT_SHUTDOWN_HOLD ? duration('KUBEXIT_SHUTDOWN_HOLD') : gracePeriod;
+
   return {
     name,
     graveyard,
@@ -158,7 +226,75 @@ export function parseConfig(env: Env): Config {
     verboseLevel,
     instantLogging: instantLogging as boolean,
     serviceAccountDir,
+    ending: {
+      ignoreCodeOnDeathDeps,
+      exitCodeMap,
+      deathConditions,
+      deathSignal,
+      deathHttp,
+      deathHttpTimeout,
+      deathDelay,
+      shutdownAfterDeps,
+      shutdownHold,
+    },
   };
+}
+
+/**
+ * `name` or `name:condition`. Only a known condition is split off, at the last ":": a
+ * tombstone name with ":" in it needs a condition after it (`a:b:completed`).
+ */
+export function splitDeathDep(item: string): [string, DeathCondition | undefined] {
+  const at = item.lastIndexOf(':');
+  const condition = item.slice(at + 1) as DeathCondition;
+  if (at < 0 || !DEATH_CONDITIONS.includes(condition)) return [item, undefined];
+  return [item.slice(0, at), condition];
+}
+
+/** A death dependency item: a tombstone name, and an optional known condition. */
+export function deathDepProblem(item: string): string | undefined {
+  const [name, condition] = splitDeathDep(item);
+  if (condition === undefined && item.includes(':')) {
+    const suffix = item.slice(item.lastIndexOf(':') + 1);
+    return `unknown condition ${JSON.stringify(suffix)}: expected completed, failed or succeeded (a name with ":" in it needs a condition after it, such as ${JSON.stringify(`${item}:completed`)})`;
+  }
+  return nameProblem(name);
+}
+
+/** from:to pairs of exit codes 0-255, each from at most once. */
+export function exitCodeMapProblem(items: readonly string[]): string | undefined {
+  const seen = new Set<string>();
+  for (const item of items) {
+    const m = /^(\d{1,3}):(\d{1,3})$/.exec(item);
+    if (!m) return `item ${JSON.stringify(item)}: not from:to`;
+    const [from, to] = [Number(m[1]), Number(m[2])];
+    if (from > 255 || to > 255) return `item ${JSON.stringify(item)}: exit codes go from 0 to 255`;
+    if (seen.has(String(from))) return `item ${JSON.stringify(item)}: ${from} is mapped twice`;
+    seen.add(String(from));
+  }
+  return undefined;
+}
+
+/** SIGQUIT, QUIT or quit: a signal kubexit can send and its child can be ended by. */
+export function parseSignal(value: string): NodeJS.Signals | undefined {
+  const upper = value.toUpperCase();
+  const name = (upper.startsWith('SIG') ? upper : `SIG${upper}`) as NodeJS.Signals;
+  return name === 'SIGKILL' || CAUGHT.includes(name) ? name : undefined;
+}
+
+export function urlProblem(s: string): string | undefined {
+  // Checked first: the URL parser silently drops tabs and newlines.
+  const text = textProblem(s);
+  if (text !== undefined) return text;
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return 'not a URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `scheme ${url.protocol} is not http: or https:`;
+  return undefined;
 }
 
 /**
@@ -275,5 +411,31 @@ export function configFields(c: Config): Record<string, unknown> {
     verbose_level: c.verboseLevel,
     instant_logging: c.instantLogging,
     service_account_dir: c.serviceAccountDir,
+    ...endingFields(c.ending, c.gracePeriod),
   };
+}
+
+/** Only what differs from today's behaviour: unset, the line stays the fork's. */
+function endingFields(e: EndingConfig, gracePeriod: bigint): Record<string, unknown> {
+  const f: Record<string, unknown> = {};
+  if (e.ignoreCodeOnDeathDeps) f.ignore_code_on_death_deps = true;
+  if (e.exitCodeMap.size) f.exit_code_map = Object.fromEntries(e.exitCodeMap);
+  if (e.deathConditions.size) f.death_conditions = Object.fromEntries(e.deathConditions);
+  if (e.deathSignal !== 'SIGTERM') f.death_signal = e.deathSignal;
+  if (e.deathHttp !== undefined) {
+    f.death_http = withoutPassword(e.deathHttp);
+    f.death_http_timeout = e.deathHttpTimeout;
+  }
+  if (e.deathDelay !== 0n) f.death_delay = e.deathDelay;
+  if (e.shutdownAfterDeps) f.shutdown_after_deps = true;
+  if (e.shutdownAfterDeps || e.shutdownHold !== gracePeriod) f.shutdown_hold = e.shutdownHold;
+  return f;
+}
+
+/** A URL's password stays out of the logs. */
+function withoutPassword(url: string): string {
+  const u = new URL(url);
+  if (u.password === '') return url;
+  u.password = '***';
+  return u.href;
 }

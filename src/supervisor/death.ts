@@ -34,6 +34,9 @@ export function watchDeaths(
   onDeath: (death: Death) => void,
   /** The graveyard could not be watched again after the start: deaths go unseen meanwhile. */
   onLost: (err: Error) => void = () => {},
+  /** Whether a death counts (a condition such as main:failed); one that doesn't keeps the
+   * watch going: the other dependencies still count, and this one may die again. */
+  counts: (death: Death) => boolean = () => true,
 ): DeathWatch {
   const wanted = new Set(deps);
   const where = `Tombstone Watch(${graveyard.dir})`;
@@ -79,6 +82,14 @@ export function watchDeaths(
       // A garbage tombstone is not a death; the next write will be re-read.
       const message = (err as Error).message;
       return problem(name, message, `Handler error: failed to read tombstone ${name}: ${message}`);
+    }
+    if (isDead(tombstone) && !counts({ name, tombstone })) {
+      const code = tombstone.exitCode ?? 'none';
+      return problem(
+        name,
+        `uncounted ${tombstone.died}`,
+        `Death not counted: ${name} (ExitCode ${code})`,
+      );
     }
     problems.delete(name);
     if (!isDead(tombstone)) return;

@@ -4,7 +4,7 @@ import { rfc3339Nano } from './clock.js';
 import { readTombstone, type TombstoneRead } from './graveyard-read.js';
 import { watchFolder, type FolderListener, type FolderWatch } from './graveyard-watch.js';
 import type { Trace } from './log.js';
-import { formatTombstone, type Tombstone } from './tombstone.js';
+import { formatTombstone, type Tombstone, type TombstoneEnding } from './tombstone.js';
 import { writeTombstoneFile } from './tombstone-write.js';
 
 /** Temporary files of atomic writes; watchers skip them (Go's skip them too: not a dep name). */
@@ -25,7 +25,7 @@ export class Graveyard {
    * Atomic when it can be, else in place over the file already there (a full volume): see
    * tombstone-write.ts. Throws a TombstoneWriteError, with the path, the errno and a hint.
    */
-  write(name: string, tombstone: Tombstone): void {
+  write(name: string, tombstone: Tombstone & TombstoneEnding): void {
     writeTombstoneFile(this.dir, name, formatTombstone(tombstone));
   }
 
@@ -48,7 +48,7 @@ export class Graveyard {
 
 /** This container's own tombstone: Born when the child starts, Died with the exit code. */
 export class OwnTombstone {
-  private readonly state: Tombstone = {};
+  private readonly state: Tombstone & TombstoneEnding = {};
 
   constructor(
     private readonly graveyard: Graveyard,
@@ -75,10 +75,12 @@ export class OwnTombstone {
     this.graveyard.write(this.name, this.state);
   }
 
-  died(exitCode: number): void {
+  /** `ending`: how the child itself ended, written after ExitCode (see TombstoneEnding). */
+  died(exitCode: number, ending?: TombstoneEnding): void {
     this.trace?.event(`Updating tombstone: ${this.path}`);
     this.state.died = rfc3339Nano();
     this.state.exitCode = exitCode;
+    Object.assign(this.state, ending);
     this.graveyard.write(this.name, this.state);
   }
 }

@@ -3,10 +3,11 @@
 import type { WaitForBirth } from './birth.js';
 import { startChild, type Child } from './child.js';
 import type { Config } from './config.js';
+import { deathCounts, runDeathAction } from './death-action.js';
 import { formatDuration, toMillis } from './duration.js';
 import { OwnTombstone, type Graveyard } from './graveyard.js';
 import type { Log } from './log.js';
-import { exitCodeOf, type Outcome, type StopCause } from './outcome.js';
+import { endingOf, exitCodeUnder, hasPolicy, type Outcome, type StopCause } from './outcome.js';
 import { goSignalName, STOPS_START, type SignalTrap } from './signals.js';
 import { after } from './timers.js';
 import { TombstoneWriteError } from './tombstone-write.js';
@@ -38,25 +39,58 @@ export async function supervise(
     abortWait.abort();
   };
 
+  // The shutdown hold (KUBEXIT_SHUTDOWN_AFTER_DEPS): on pod deletion every container gets its
+  // TERM at once; ours waits for a death dependency to die first, at most SHUTDOWN_HOLD.
+  const { ending: how } = config;
+  const holds = how.shutdownAfterDeps && config.deathDeps.length > 0;
+  let deathSeen = false; // a dependency died, counted or not: a TERM is not held any more
+  let holding: (() => void) | undefined; // cancels the hold's timer
+  let terminating = false;
+  const holdTerm = (running: Child): void => {
+    if (holding) {
+      trace.event('Received a second SIGTERM: the hold ends');
+      return endHold(running);
+    }
+    const hold = formatDuration(how.shutdownHold);
+    trace.event(`Holding SIGTERM until a death dependency dies, at most ${hold}`);
+    holding = after(toMillis(how.shutdownHold), () => {
+      trace.event(`Shutdown hold elapsed: ${hold}`);
+      endHold(running);
+    });
+  };
+  const endHold = (running: Child): void => {
+    holding?.();
+    holding = undefined;
+    stop ??= { kind: 'signal', signal: 'SIGTERM' };
+    void terminate(running);
+  };
+
   signals.listen((sig) => {
-    if (child)
-      child.signal(sig); // first: the log line can wait, the child shouldn't
-    else if (starting) startingSignals.push(sig);
+    if (child) {
+      if (sig === 'SIGTERM' && holds && !deathSeen && !terminating) holdTerm(child);
+      else {
+        child.signal(sig); // first: the log line can wait, the child shouldn't
+        if (STOPS_START.has(sig)) stop ??= { kind: 'signal', signal: sig };
+      }
+    } else if (starting) startingSignals.push(sig);
     else if (STOPS_START.has(sig)) stopBeforeStart({ kind: 'signal', signal: sig });
     trace.event(`Received signal: ${goSignalName(sig)}`);
   });
 
   // A tombstone that cannot be written never changes the exit code (the child's, when it ran):
   // it costs the dependents their news, so it is said loudly, in a line of its own.
+  // With an exit-code policy, ExitCode may not be the child's own: the tombstone then also says
+  // what the child did and why it ended.
   const ending = (outcome: Outcome): Outcome => {
+    const code = exitCodeUnder(outcome, how);
     try {
-      tombstone.died(exitCodeOf(outcome));
+      tombstone.died(code, hasPolicy(how) ? endingOf(outcome) : undefined);
     } catch (err) {
       log.errorLine('tombstone not written', {
         ...fieldsOf(err),
         error: (err as Error).message,
         consequence: `the tombstone keeps its last content: dependents with ${config.name} in KUBEXIT_DEATH_DEPS will not see this end`,
-        exit_code: exitCodeOf(outcome),
+        exit_code: code,
       });
     }
     return outcome;
@@ -69,11 +103,17 @@ export async function supervise(
     return { kind: 'failed', error: wrap('child not started: tombstone not writable', err) };
   }
 
-  // 1. Deaths: watch before the wait and the start, so no death is missed.
+  // 1. Deaths: watch before the wait and the start, so no death is missed. A death waits
+  // KUBEXIT_DEATH_DELAY, then the death action runs (a signal, or an HTTP call with the signal
+  // as fallback), once; then the grace period and the KILL.
   let cancelKill: (() => void) | undefined;
-  const terminate = (running: Child): void => {
-    running.signal('SIGTERM');
-    trace.event('Terminating child process');
+  let cancelDelay: (() => void) | undefined;
+  const childGone = new AbortController();
+  const terminate = async (running: Child): Promise<void> => {
+    if (terminating) return;
+    terminating = true;
+    await runDeathAction(running, how, { trace, log, abort: childGone.signal });
+    if (!running.running()) return;
     cancelKill = after(toMillis(config.gracePeriod), () => {
       trace.event(`Timeout elapsed: ${formatDuration(config.gracePeriod)}`);
       if (!running.running()) return;
@@ -81,7 +121,31 @@ export async function supervise(
       running.signal('SIGKILL');
     });
   };
+  let pendingDeath: string | undefined; // a death while the child was being started
+  const onDeath = (name: string): void => {
+    const cause: StopCause = { kind: 'death', name };
+    deathSeen = true;
+    if (!child) {
+      if (starting) pendingDeath ??= name;
+      else stopBeforeStart(cause);
+      return;
+    }
+    if (holding) {
+      holding();
+      holding = undefined;
+      trace.event(`Shutdown hold released: ${name} died`);
+    }
+    const running = child;
+    const act = (): void => {
+      stop ??= cause;
+      void terminate(running);
+    };
+    if (how.deathDelay === 0n) return act();
+    trace.event(`Death action in ${formatDuration(how.deathDelay)}`);
+    cancelDelay = after(toMillis(how.deathDelay), act);
+  };
   let deaths: { close(): void } | undefined;
+  const uncounted = new Set<string>();
   if (config.deathDeps.length > 0) {
     const deathTrace = log.trace('death graveyard watcher');
     try {
@@ -91,17 +155,30 @@ export async function supervise(
         graveyard,
         config.deathDeps,
         deathTrace,
-        ({ name }) => {
-          const cause: StopCause = { kind: 'death', name };
-          if (!child) return stopBeforeStart(cause);
-          stop ??= cause;
-          terminate(child);
-        },
+        ({ name }) => onDeath(name),
         (err) =>
           log.errorLine('graveyard watch lost: deaths are not seen until it is watched again', {
             error: err.message,
             graveyard: config.graveyard,
           }),
+        // During a hold any death ends it: the hold is about order, the condition about whether
+        // a death alone is reason to stop.
+        ({ name, tombstone: t }) => {
+          const conditions = how.deathConditions.get(name);
+          if (holding || deathCounts(conditions, t)) return true;
+          deathSeen = true;
+          // Said once per death, at info level: it is why the child keeps running.
+          const key = `${name}\n${t.died}`;
+          if (!uncounted.has(key)) {
+            uncounted.add(key);
+            log.info('death not counted: the child keeps running', {
+              dependency: name,
+              exit_code: t.exitCode ?? null,
+              conditions,
+            });
+          }
+          return false;
+        },
       );
     } catch (err) {
       return ending({ kind: 'failed', error: wrap('failed to watch graveyard', err) });
@@ -137,6 +214,7 @@ export async function supervise(
     starting = false;
   }
   for (const sig of startingSignals) child.signal(sig);
+  if (pendingDeath) onDeath(pendingDeath);
 
   try {
     tombstone.born();
@@ -150,6 +228,9 @@ export async function supervise(
 
   const exit = await child.exited;
   cancelKill?.();
+  cancelDelay?.();
+  holding?.();
+  childGone.abort();
   deaths?.close();
   trace.event(`Received signal: ${goSignalName('SIGCHLD')}`);
   return ending(
