@@ -8,6 +8,7 @@ import { formatDuration, toMillis } from './duration.js';
 import { OwnTombstone, type Graveyard } from './graveyard.js';
 import type { Log } from './log.js';
 import { endingOf, exitCodeUnder, hasPolicy, type Outcome, type StopCause } from './outcome.js';
+import { reapOrphans } from '../platform/reap.js';
 import { goSignalName, STOPS_START, type SignalTrap } from './signals.js';
 import { after } from './timers.js';
 import { TombstoneWriteError } from './tombstone-write.js';
@@ -213,6 +214,11 @@ export async function supervise(
   } finally {
     starting = false;
   }
+  const running = child;
+  reapOrphans(
+    () => (running.running() ? running.pid : undefined),
+    (err) => log.errorLine('orphans are not reaped: waitpid not loaded', { error: err.message }),
+  );
   for (const sig of startingSignals) child.signal(sig);
   if (pendingDeath) onDeath(pendingDeath);
 
