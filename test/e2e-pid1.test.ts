@@ -64,6 +64,25 @@ describe('KUBEXIT_KILL_GROUP', () => {
     assert.equal(exit.code, 143, 'the shell itself ended by the TERM');
   });
 
+  it('the KILL after the grace period reaches a grandchild behind sh -c', LIMIT, async () => {
+    const graveyard = tempDir();
+    // Both the shell and its grandchild ignore TERM: only the KILL ends them.
+    const grandchild = `sh -c 'trap "" TERM; echo ready; exec sleep 1000'`;
+    const run = kubexit(['sh', '-c', `trap "" TERM; ${grandchild} & echo gc=$!; wait`], {
+      KUBEXIT_NAME: 'sidecar',
+      KUBEXIT_GRAVEYARD: graveyard,
+      KUBEXIT_DEATH_DEPS: 'main',
+      KUBEXIT_KILL_GROUP: 'true',
+      KUBEXIT_GRACE_PERIOD: '200ms',
+    });
+    const gc = await grandchildOf(run);
+    writeFileSync(join(graveyard, 'main'), DIED);
+    await tombstone(graveyard, 'sidecar');
+    assert.equal(runs(gc), false, 'the grandchild has ended when Died is written');
+    const exit = await run.exited;
+    assert.equal(exit.code, 137);
+  });
+
   it('forwarded signals reach a grandchild behind sh -c', LIMIT, async () => {
     const run = kubexit(shellWithGrandchild('SIGUSR1'), {
       KUBEXIT_NAME: 'app',
