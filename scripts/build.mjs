@@ -23,6 +23,8 @@ await build({
     js: "#!/usr/bin/env node\nimport { createRequire as __kxRequire } from 'node:module';\nconst require = __kxRequire(import.meta.url);",
   },
   define: { KUBEXIT_VERSION: JSON.stringify(pkg.version) },
+  // Only the Bun executable loads it (src/platform/reap.ts).
+  external: ['bun:*'],
   legalComments: 'none',
   logLevel: 'warning',
 });

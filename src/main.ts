@@ -43,6 +43,8 @@ Configured by environment variables only:
   KUBEXIT_EXIT_CODE_MAP    from:to exit codes, applied last, e.g. 143:0,137:0
   KUBEXIT_SHUTDOWN_AFTER_DEPS  true: hold a SIGTERM until a death dependency has died
   KUBEXIT_SHUTDOWN_HOLD    the longest hold, Go duration (default: KUBEXIT_GRACE_PERIOD)
+  KUBEXIT_KILL_GROUP       true: run the command in its own process group; signals, the KILL
+                           and the end of the command reach the whole group (default false)
   KUBEXIT_BIRTH_DEPS       comma-separated container names to wait for before starting
   KUBEXIT_BIRTH_TIMEOUT    how long to wait for them, Go duration (default 30s)
   KUBEXIT_POD_NAME         pod name (downward API), required with birth deps

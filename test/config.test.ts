@@ -47,6 +47,7 @@ describe('configuration', () => {
         deathDelay: 0n,
         shutdownAfterDeps: false,
         shutdownHold: 30_000_000_000n,
+        killGroup: false,
       },
     });
   });
@@ -394,13 +395,23 @@ describe('configuration: how it ends (issue 10)', () => {
     });
   }
 
-  for (const variable of ['KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS', 'KUBEXIT_SHUTDOWN_AFTER_DEPS']) {
+  for (const variable of [
+    'KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS',
+    'KUBEXIT_SHUTDOWN_AFTER_DEPS',
+    'KUBEXIT_KILL_GROUP',
+  ]) {
     it(`refuses a bad boolean in ${variable}`, () => {
       const err = configError({ KUBEXIT_NAME: 'a', [variable]: 'yes' });
       assert.equal(err.variable, variable);
       assert.match(err.expected, /boolean/);
     });
   }
+
+  it('KUBEXIT_KILL_GROUP takes a Go boolean', () => {
+    assert.equal(ending({ KUBEXIT_KILL_GROUP: 'T' }).killGroup, true);
+    assert.equal(ending({ KUBEXIT_KILL_GROUP: '0' }).killGroup, false);
+    assert.equal(ending({}).killGroup, false);
+  });
 
   it('the shutdown hold defaults to the grace period', () => {
     const e = ending({ KUBEXIT_SHUTDOWN_AFTER_DEPS: '1', KUBEXIT_GRACE_PERIOD: '45s' });
@@ -420,6 +431,7 @@ describe('configuration: how it ends (issue 10)', () => {
         KUBEXIT_DEATH_DELAY: '1s',
         KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS: 'true',
         KUBEXIT_SHUTDOWN_AFTER_DEPS: 'true',
+        KUBEXIT_KILL_GROUP: 'true',
       }),
     );
     assert.deepEqual(Object.keys(f).slice(11), [
@@ -432,6 +444,7 @@ describe('configuration: how it ends (issue 10)', () => {
       'death_delay',
       'shutdown_after_deps',
       'shutdown_hold',
+      'kill_group',
     ]);
     assert.deepEqual(f.exit_code_map, { 143: 0 });
     assert.deepEqual(f.death_conditions, { main: ['failed'] });

@@ -1,4 +1,5 @@
 // The Bun side of process.ts: Bun.spawn, without node:child_process (never loaded here).
+import { killGroup } from './process-group.js';
 import type { ChildExit, Spawn } from './process.js';
 import { realtimeSignalName } from './signal-names.js';
 
@@ -13,16 +14,24 @@ interface BunSubprocess {
 }
 
 interface BunRuntime {
-  spawn(cmd: string[], options: { stdio: ['inherit', 'inherit', 'inherit'] }): BunSubprocess;
+  spawn(
+    cmd: string[],
+    options: { stdio: ['inherit', 'inherit', 'inherit']; detached: boolean },
+  ): BunSubprocess;
 }
 
 /**
  * Bun.spawn throws at once when exec fails (posix_spawn reports it), with the errno as `code`.
  * A file execve refuses with ENOEXEC is refused (no /bin/sh fallback, unlike glibc's execvp).
  */
-export const spawnWithBun: Spawn = async (file, args) => {
+export const spawnWithBun: Spawn = async (file, args, options = {}) => {
   const bun = (globalThis as unknown as { Bun: BunRuntime }).Bun;
-  const proc = bun.spawn([file, ...args], { stdio: ['inherit', 'inherit', 'inherit'] });
+  const group = options.group === true;
+  // detached: setsid in the child, as Node's option of the same name.
+  const proc = bun.spawn([file, ...args], {
+    stdio: ['inherit', 'inherit', 'inherit'],
+    detached: group,
+  });
   let reaped = false;
   const exited = proc.exited.then((): ChildExit => {
     reaped = true;
@@ -34,6 +43,7 @@ export const spawnWithBun: Spawn = async (file, args) => {
     pid: proc.pid,
     exited,
     kill(sig) {
+      if (group) return killGroup(proc.pid, sig);
       // Bun knows when it reaped the child, and then sends nothing: no stray signal to a
       // process that took the pid over.
       if (reaped) return false;

@@ -1,5 +1,6 @@
 // The Node side of process.ts: node:child_process, loaded on first use (never under Bun).
 import { isExecFormat, resolveCommand } from './exec-format.js';
+import { killGroup } from './process-group.js';
 import type { ChildExit, Spawn } from './process.js';
 
 /**
@@ -7,7 +8,7 @@ import type { ChildExit, Spawn } from './process.js';
  * /bin/sh; Bun does not. The format is checked first, so that both refuse such a file (126).
  * libuv resets every signal disposition and the signal mask in the child.
  */
-export const spawnWithNode: Spawn = async (file, args) => {
+export const spawnWithNode: Spawn = async (file, args, options = {}) => {
   const resolved = resolveCommand(file, process.env.PATH);
   if (resolved !== undefined && !isExecFormat(resolved)) {
     const err: NodeJS.ErrnoException = new Error(`spawn ${file} ENOEXEC`);
@@ -15,7 +16,8 @@ export const spawnWithNode: Spawn = async (file, args) => {
     throw err;
   }
   const { spawn } = await import('node:child_process');
-  const proc = spawn(file, args, { stdio: 'inherit' });
+  const group = options.group === true;
+  const proc = spawn(file, args, { stdio: 'inherit', detached: group }); // detached: setsid
   let alive = true;
   const exited = new Promise<ChildExit>((resolve) => {
     proc.once('exit', (code, signal) => {
@@ -32,6 +34,7 @@ export const spawnWithNode: Spawn = async (file, args) => {
         pid,
         exited,
         kill(sig) {
+          if (group) return killGroup(pid, sig);
           if (!alive) return false;
           try {
             process.kill(pid, sig);

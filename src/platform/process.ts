@@ -11,8 +11,19 @@ export interface Spawned {
   readonly pid: number;
   /** Resolves once the child is reaped: its exit code, or the signal that ended it. */
   readonly exited: Promise<ChildExit>;
-  /** Sends `sig` unless the child was reaped already; returns whether it was sent. */
+  /**
+   * Sends `sig` unless the child was reaped already; returns whether it was sent. With `group`,
+   * to the child's whole process group, also after the child was reaped while any member lives.
+   */
   kill(sig: NodeJS.Signals): boolean;
+}
+
+export interface SpawnOptions {
+  /**
+   * The child leads a new session, hence a new process group whose id is its pid (setsid: what
+   * both runtimes offer); it has no controlling terminal.
+   */
+  group?: boolean;
 }
 
 /**
@@ -22,6 +33,10 @@ export interface Spawned {
  * ENOEXEC…). The child starts with every signal at its default and none blocked, though
  * kubexit catches them all: both runtimes reset them between fork and exec.
  */
-export type Spawn = (file: string, args: readonly string[]) => Promise<Spawned>;
+export type Spawn = (
+  file: string,
+  args: readonly string[],
+  options?: SpawnOptions,
+) => Promise<Spawned>;
 
 export const spawnChild: Spawn = process.versions.bun === undefined ? spawnWithNode : spawnWithBun;

@@ -43,6 +43,8 @@ export interface EndingConfig {
   shutdownAfterDeps: boolean;
   /** The longest hold; defaults to the grace period. */
   shutdownHold: bigint;
+  /** The child leads its own process group; signals and the KILL reach all of it. */
+  killGroup: boolean;
 }
 
 export const DEFAULT_GRAVEYARD = '/graveyard';
@@ -213,6 +215,7 @@ export function parseConfig(env: Env): Config {
   const shutdownAfterDeps = bool('KUBEXIT_SHUTDOWN_AFTER_DEPS');
   // The dependency gets about as long to end as we give our child after it.
   const shutdownHold = env.KUBEXIT_SHUTDOWN_HOLD ? duration('KUBEXIT_SHUTDOWN_HOLD') : gracePeriod;
+  const killGroup = bool('KUBEXIT_KILL_GROUP');
 
   return {
     name,
@@ -236,6 +239,7 @@ export function parseConfig(env: Env): Config {
       deathDelay,
       shutdownAfterDeps,
       shutdownHold,
+      killGroup,
     },
   };
 }
@@ -429,6 +433,7 @@ function endingFields(e: EndingConfig, gracePeriod: bigint): Record<string, unkn
   if (e.deathDelay !== 0n) f.death_delay = e.deathDelay;
   if (e.shutdownAfterDeps) f.shutdown_after_deps = true;
   if (e.shutdownAfterDeps || e.shutdownHold !== gracePeriod) f.shutdown_hold = e.shutdownHold;
+  if (e.killGroup) f.kill_group = true;
   return f;
 }
 

@@ -1,7 +1,7 @@
 // The orchestration: watch for deaths, wait for births, run the child, stop it when a
 // dependency dies, and record how it all ended in our tombstone.
 import type { WaitForBirth } from './birth.js';
-import { startChild, type Child } from './child.js';
+import { endRestOfGroup, startChild, type Child } from './child.js';
 import type { Config } from './config.js';
 import { deathCounts, runDeathAction } from './death-action.js';
 import { formatDuration, toMillis } from './duration.js';
@@ -10,6 +10,7 @@ import type { DeathWatch } from './death.js';
 import { holdLiveness } from './liveness.js';
 import type { Log } from './log.js';
 import { endingOf, exitCodeUnder, hasPolicy, type Outcome, type StopCause } from './outcome.js';
+import { reapOrphans } from '../platform/reap.js';
 import { goSignalName, STOPS_START, type SignalTrap } from './signals.js';
 import { after } from './timers.js';
 import { TombstoneWriteError } from './tombstone-write.js';
@@ -231,13 +232,18 @@ export async function supervise(
   trace.event(`Start: ${displayCommand(command)}`);
   starting = true;
   try {
-    child = await startChild(command);
+    child = await startChild(command, { group: how.killGroup });
   } catch (err) {
     deaths?.close();
     return ending({ kind: 'cannot-run', error: err as NodeJS.ErrnoException });
   } finally {
     starting = false;
   }
+  const running = child;
+  reapOrphans(
+    () => (running.running() ? running.pid : undefined),
+    (err) => log.errorLine('orphans are not reaped: waitpid not loaded', { error: err.message }),
+  );
   for (const sig of startingSignals) child.signal(sig);
   if (pendingDeath) onDeath(pendingDeath);
 
@@ -258,6 +264,8 @@ export async function supervise(
   childGone.abort();
   deaths?.close();
   trace.event(`Received signal: ${goSignalName('SIGCHLD')}`);
+  // KUBEXIT_KILL_GROUP: what the child started ends before our tombstone says Died.
+  if (child.group) await endRestOfGroup(child, toMillis(config.gracePeriod), trace);
   return ending(
     exit.signal === null
       ? { kind: 'exited', code: exit.code, cause: stop }
