@@ -155,7 +155,7 @@ describe('a graveyard that fills up (tmpfs with a size limit)', { skip: NOT_ROOT
     assert.equal(line?.exit_code, 7);
     assert.match(
       String(line?.consequence),
-      /dependents with app in KUBEXIT_DEATH_DEPS will not see this end/,
+      /kubexit dependents of app see this end as a death without a record when this process exits/,
     );
     assert.match(readFileSync(join(fs.dir, 'app'), 'utf8'), /^Born: "[^"]+"\n$/);
   });

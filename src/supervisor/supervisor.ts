@@ -83,6 +83,7 @@ export async function supervise(
   // A tombstone that cannot be written never changes the exit code (the child's, when it ran):
   // it costs the dependents their news, so it is said loudly, in a line of its own.
   let releaseLiveness = (): void => {};
+  let liveness = false; // our socket is up: kubexit dependents see our end even without Died
   // With an exit-code policy, ExitCode may not be the child's own: the tombstone then also says
   // what the child did and why it ended.
   const ending = (outcome: Outcome): Outcome => {
@@ -94,7 +95,9 @@ export async function supervise(
       log.errorLine('tombstone not written', {
         ...fieldsOf(err),
         error: (err as Error).message,
-        consequence: `the tombstone keeps its last content: dependents with ${config.name} in KUBEXIT_DEATH_DEPS will not see this end`,
+        consequence: liveness
+          ? `the tombstone keeps its last content: kubexit dependents of ${config.name} see this end as a death without a record when this process exits; Go kubexit dependents don't see it`
+          : `the tombstone keeps its last content: dependents with ${config.name} in KUBEXIT_DEATH_DEPS will not see this end`,
         exit_code: code,
       });
     }
@@ -104,8 +107,10 @@ export async function supervise(
   // 0. Our liveness socket (crash-safe deaths), listening before our tombstone first lands;
   // then our tombstone: know that it can be written before anything runs, and hold its place.
   const alive = await holdLiveness(graveyard.dir, config.name);
-  if (alive.ok) releaseLiveness = alive.release;
-  else
+  if (alive.ok) {
+    releaseLiveness = alive.release;
+    liveness = true;
+  } else
     log.warning(
       'liveness socket not set up: dependents see this container end from its tombstone only',
       {
