@@ -3,6 +3,17 @@
 import { posix } from 'node:path';
 import { DurationSyntaxError, parseDuration } from './duration.js';
 import { isTempName } from './graveyard.js';
+import { parseProbe, PROBE_FORM, probeText, type ProbeSpec } from './probe-spec.js';
+
+/** What a birth dependency must have done before our child starts. */
+export type Condition = 'started' | 'ready' | 'completed' | 'succeeded';
+export const CONDITIONS: readonly Condition[] = ['started', 'ready', 'completed', 'succeeded'];
+
+export interface BirthDep {
+  /** The container's name, and its tombstone's. */
+  name: string;
+  condition: Condition;
+}
 
 export interface Config {
   name: string;
@@ -17,6 +28,20 @@ export interface Config {
   instantLogging: boolean;
   /** Where the pod's service-account token, CA and namespace are mounted. */
   serviceAccountDir: string;
+  /** birthDeps with their conditions, in the same order. */
+  birthConditions: BirthDep[];
+  /** What to do when the birth timeout passes: fail (exit 1) or start the child anyway. */
+  birthTimeoutAction: 'fail' | 'start';
+  /** Our own readiness check, run once the child runs; none: ready when it runs. */
+  readyProbe: ProbeSpec | undefined;
+  readyProbePeriod: bigint;
+  readyProbeTimeout: bigint;
+  readyProbeInitialDelay: bigint;
+}
+
+/** Whether the birth wait also reads the pod's status from the Kubernetes API. */
+export function usesApi(c: Config): boolean {
+  return c.birthDeps.length > 0 && c.podName !== '' && c.namespace !== '';
 }
 
 export const DEFAULT_GRAVEYARD = '/graveyard';
@@ -51,7 +76,13 @@ export const LABEL_FORM =
   'a DNS-1123 label: 1 to 63 of a-z, 0-9 and "-", starting and ending with a letter or digit';
 export const SUBDOMAIN_FORM =
   'a DNS-1123 subdomain: at most 253 characters, dot-separated DNS-1123 labels (a-z, 0-9, "-")';
-export const BIRTH_DEPS_FORM = `a comma-separated list of this pod's container names, each ${LABEL_FORM}`;
+export const BIRTH_DEPS_FORM =
+  "a comma-separated list of this pod's container names (which are also their tombstone names), " +
+  `each ${LABEL_FORM}, optionally followed by :started, :ready (the default), :completed or :succeeded`;
+export const TIMEOUT_ACTION_FORM = 'fail or start';
+export { PROBE_FORM };
+export const POSITIVE_DURATION_FORM =
+  'a Go duration greater than 0 and at most 2562047h47m16.854775807s, such as 1s, 500ms or 10s';
 export const POD_NAME_FORM = `the pod name (downward API metadata.name), ${SUBDOMAIN_FORM}`;
 export const NAMESPACE_FORM = `the pod namespace (downward API metadata.namespace), ${LABEL_FORM}`;
 export const DURATION_FORM =
@@ -90,8 +121,12 @@ export function parseConfig(env: Env): Config {
     check(variable, env[variable] ?? '', form, listProblem(list, problem));
     return list;
   };
-  // Birth deps name containers (the API's names); death deps name tombstones (files).
-  const birthDeps = deps('KUBEXIT_BIRTH_DEPS', BIRTH_DEPS_FORM, dnsLabelProblem);
+  // Birth deps name containers (the API's names), and the tombstones of the kubexits in them:
+  // one name for both. Death deps name tombstones (files).
+  const birthConditions = deps('KUBEXIT_BIRTH_DEPS', BIRTH_DEPS_FORM, birthDepProblem).map(
+    toBirthDep,
+  );
+  const birthDeps = birthConditions.map((d) => d.name);
   const deathDeps = deps('KUBEXIT_DEATH_DEPS', DEPS_FORM, nameProblem);
   // Waiting for our own readiness, which our child provides, can only end in the timeout (B23).
   // KUBEXIT_NAME is normally the container's name: the same name here means this container.
@@ -103,24 +138,26 @@ export function parseConfig(env: Env): Config {
     );
   }
 
-  const duration = (variable: string): bigint => {
+  const duration = (variable: string, byDefault = DEFAULT_TIMEOUT, positive = false): bigint => {
+    const form = positive ? POSITIVE_DURATION_FORM : DURATION_FORM;
     try {
-      const ns = parseDuration(env[variable] || DEFAULT_TIMEOUT);
-      if (ns >= 0n) return ns;
-      return fail(variable, DURATION_FORM, 'negative');
+      const ns = parseDuration(env[variable] || byDefault);
+      if (ns > 0n || (ns === 0n && !positive)) return ns;
+      return fail(variable, form, ns === 0n ? 'zero' : 'negative');
     } catch (err) {
       if (!(err instanceof DurationSyntaxError)) throw err;
-      return fail(variable, DURATION_FORM, err.message);
+      return fail(variable, form, err.message);
     }
   };
   const birthTimeout = duration('KUBEXIT_BIRTH_TIMEOUT');
   const gracePeriod = duration('KUBEXIT_GRACE_PERIOD');
 
-  // Only birth dependencies need to know the pod (from the downward API); without them these
-  // are unused, and left unchecked as Go's kubexit does. They become API URL path segments.
+  // Only birth dependencies use the pod (from the downward API); without them these are unused,
+  // and left unchecked as Go's kubexit does. They become API URL path segments. Without either,
+  // tombstones alone tell the dependencies' state; with one, the other is missing.
   const podName = env.KUBEXIT_POD_NAME ?? '';
   const namespace = env.KUBEXIT_NAMESPACE ?? '';
-  if (birthDeps.length > 0) {
+  if (birthDeps.length > 0 && (podName !== '' || namespace !== '')) {
     if (podName === '') fail('KUBEXIT_POD_NAME', POD_NAME_FORM);
     check('KUBEXIT_POD_NAME', podName, POD_NAME_FORM, dnsSubdomainProblem);
     if (namespace === '') fail('KUBEXIT_NAMESPACE', NAMESPACE_FORM);
@@ -146,6 +183,23 @@ export function parseConfig(env: Env): Config {
   const serviceAccountDir = env.KUBEXIT_SERVICE_ACCOUNT_DIR || DEFAULT_SERVICE_ACCOUNT_DIR;
   check('KUBEXIT_SERVICE_ACCOUNT_DIR', serviceAccountDir, PATH_FORM, pathProblem);
 
+  const action = env.KUBEXIT_BIRTH_TIMEOUT_ACTION || 'fail';
+  if (action !== 'fail' && action !== 'start')
+    fail('KUBEXIT_BIRTH_TIMEOUT_ACTION', TIMEOUT_ACTION_FORM);
+
+  const probeValue = env.KUBEXIT_READY_PROBE ?? '';
+  let readyProbe: ProbeSpec | undefined;
+  if (probeValue !== '') {
+    const text = textProblem(probeValue);
+    if (text !== undefined) fail('KUBEXIT_READY_PROBE', PROBE_FORM, text);
+    const parsed = parseProbe(probeValue);
+    if (typeof parsed === 'string') fail('KUBEXIT_READY_PROBE', PROBE_FORM, parsed);
+    readyProbe = parsed as ProbeSpec;
+  }
+  const readyProbePeriod = duration('KUBEXIT_READY_PROBE_PERIOD', '1s', true);
+  const readyProbeTimeout = duration('KUBEXIT_READY_PROBE_TIMEOUT', '1s', true);
+  const readyProbeInitialDelay = duration('KUBEXIT_READY_PROBE_INITIAL_DELAY', '0');
+
   return {
     name,
     graveyard,
@@ -158,7 +212,34 @@ export function parseConfig(env: Env): Config {
     verboseLevel,
     instantLogging: instantLogging as boolean,
     serviceAccountDir,
+    birthConditions,
+    birthTimeoutAction: action as 'fail' | 'start',
+    readyProbe,
+    readyProbePeriod,
+    readyProbeTimeout,
+    readyProbeInitialDelay,
   };
+}
+
+/** A birth dependency: a container name, and perhaps `:condition`. */
+export function birthDepProblem(s: string): string | undefined {
+  const [name, condition, more] = s.split(':');
+  const wrong = dnsLabelProblem(name as string);
+  if (wrong !== undefined) return wrong;
+  if (more !== undefined) return 'more than one ":"';
+  if (condition !== undefined && !(CONDITIONS as readonly string[]).includes(condition))
+    return `unknown condition ${JSON.stringify(condition)}`;
+  return undefined;
+}
+
+function toBirthDep(item: string): BirthDep {
+  const [name, condition] = item.split(':') as [string, Condition | undefined];
+  return { name, condition: condition ?? 'ready' };
+}
+
+/** As logs and tombstones show a birth dependency: the condition only when not `ready`. */
+export function birthDepText(d: BirthDep): string {
+  return d.condition === 'ready' ? d.name : `${d.name}:${d.condition}`;
 }
 
 /**
@@ -275,5 +356,11 @@ export function configFields(c: Config): Record<string, unknown> {
     verbose_level: c.verboseLevel,
     instant_logging: c.instantLogging,
     service_account_dir: c.serviceAccountDir,
+    birth_conditions: c.birthDeps.length ? c.birthConditions.map(birthDepText) : null,
+    birth_timeout_action: c.birthTimeoutAction,
+    ready_probe: c.readyProbe ? probeText(c.readyProbe) : null,
+    ready_probe_period: c.readyProbePeriod,
+    ready_probe_timeout: c.readyProbeTimeout,
+    ready_probe_initial_delay: c.readyProbeInitialDelay,
   };
 }

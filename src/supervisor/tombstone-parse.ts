@@ -33,6 +33,12 @@ export function parseTombstone(text: string): Tombstone {
       case 'exitcode':
         t.exitCode = exitCode(key, value);
         break;
+      case 'ready':
+        t.ready = timestamp(key, value);
+        break;
+      case 'birthdeps':
+        if (typeof value === 'string') t.birthDeps = value;
+        break; // anything else: not ours to judge, and no reason to ignore the rest
     }
   }
   return t;
