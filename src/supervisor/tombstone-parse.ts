@@ -34,7 +34,9 @@ export function parseTombstone(text: string): Tombstone {
         t.exitCode = exitCode(key, value);
         break;
       case 'ready':
-        t.ready = timestamp(key, value);
+        // Go kubexit v0.1.0 wrote `Ready: false`: only a time says ready; anything else is
+        // ignored, as Go's later readers ignore the key.
+        if (typeof value === 'string' && isRfc3339(value)) t.ready = value;
         break;
       case 'birthdeps':
         if (typeof value === 'string') t.birthDeps = value;
