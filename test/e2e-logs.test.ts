@@ -33,6 +33,12 @@ describe('logs', () => {
       verbose_level: 0,
       instant_logging: false,
       service_account_dir: '/var/run/secrets/kubernetes.io/serviceaccount',
+      birth_conditions: null,
+      birth_timeout_action: 'fail',
+      ready_probe: null,
+      ready_probe_period: 1_000_000_000,
+      ready_probe_timeout: 1_000_000_000,
+      ready_probe_initial_delay: 0,
     });
   });
 
