@@ -69,9 +69,9 @@ function server(port: number, kind: 'tcp' | 'http' | 'hang-first', status = 200)
   return [process.execPath, '-e', script];
 }
 
-/** A child that runs until TERMed, then exits `code`. */
+/** A child that runs until TERMed, then exits `code`; it prints "armed" once it can. */
 function untilTerm(code: number): string[] {
-  const script = `process.on('SIGTERM', () => process.exit(${code})); setInterval(() => {}, 1000);`;
+  const script = `process.on('SIGTERM', () => process.exit(${code})); console.log('armed'); setInterval(() => {}, 1000);`;
   return [process.execPath, '-e', script];
 }
 
@@ -95,6 +95,7 @@ describe('ready probes', () => {
       KUBEXIT_READY_PROBE: `tcp://127.0.0.1:${port}`,
     });
     await logged(srv, /Ready probe tcp:\/\/127\.0\.0\.1:\d+: not yet: ECONNREFUSED/);
+    await srv.stdout(/waiting/);
     assert.match(readFileSync(join(graveyard, 'server'), 'utf8'), /^Born: "[^"]+"\n$/);
     const { run, marker } = dependent(graveyard, 'server');
     await logged(run, /server: started, not ready/);
@@ -271,6 +272,7 @@ describe('birth dependencies from tombstones (no Kubernetes API)', () => {
     await logged(srv, /not yet: exit code 1/);
     const { run, marker } = dependent(graveyard, 'server', { KUBEXIT_BIRTH_TIMEOUT: '1h' });
     await logged(run, /server: started, not ready/);
+    await srv.stdout(/armed/);
     srv.kill('SIGTERM'); // its child exits 3
     const srvExit = await srv.exited;
     assert.equal(srvExit.code, 3, 'the probe never changed the child’s fate');
@@ -335,6 +337,7 @@ describe('dependency conditions', () => {
     const { run, marker } = dependent(graveyard, 'job:completed');
     await logged(run, /job: running/);
     assert.equal(existsSync(marker), false);
+    await job.stdout(/armed/);
     job.kill('SIGTERM');
     assert.equal((await job.exited).code, 5);
     await assertStarted(await run.exited, marker);
