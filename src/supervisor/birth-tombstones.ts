@@ -2,7 +2,7 @@
 // (Born), is ready (Ready), or ended (Died, ExitCode). No API, no service account: inotify on
 // the folder, and each change read at once. A dependency whose tombstone shows its condition
 // can never come is reported at once, and so is a cycle of kubexits waiting for each other.
-import { birthDepText, type BirthDep, type Condition } from './config.js';
+import { birthDepText, dnsLabelProblem, type BirthDep, type Condition } from './config.js';
 import { isTempName, type Graveyard } from './graveyard.js';
 import type { FolderWatch } from './graveyard-watch.js';
 import type { Trace } from './log.js';
@@ -162,10 +162,13 @@ export function watchBirthTombstones(
     const waitsOf = (name: string): string[] => {
       const t = read(name);
       if (typeof t !== 'object' || t.born !== undefined || t.died !== undefined) return [];
-      return (t.birthDeps ?? '')
-        .split(',')
-        .map((item) => item.split(':')[0] as string)
-        .filter((n) => n !== '');
+      return (
+        (t.birthDeps ?? '')
+          .split(',')
+          .map((item) => item.split(':')[0] as string)
+          // Only names a kubexit could have written: a hostile file can't send us elsewhere.
+          .filter((n) => dnsLabelProblem(n) === undefined)
+      );
     };
     const walk = (path: string[], next: readonly string[]): string[] | undefined => {
       for (const name of next) {
