@@ -45,10 +45,21 @@ Configured by environment variables only:
   KUBEXIT_SHUTDOWN_HOLD    the longest hold, Go duration (default: KUBEXIT_GRACE_PERIOD)
   KUBEXIT_KILL_GROUP       true: run the command in its own process group; signals, the KILL
                            and the end of the command reach the whole group (default false)
-  KUBEXIT_BIRTH_DEPS       comma-separated container names to wait for before starting
+  KUBEXIT_BIRTH_DEPS       comma-separated container names (= their KUBEXIT_NAME) to wait
+                           for before starting, each name or name:condition, condition one
+                           of started, ready (default), completed, succeeded
   KUBEXIT_BIRTH_TIMEOUT    how long to wait for them, Go duration (default 30s)
-  KUBEXIT_POD_NAME         pod name (downward API), required with birth deps
-  KUBEXIT_NAMESPACE        pod namespace (downward API), required with birth deps
+  KUBEXIT_BIRTH_TIMEOUT_ACTION  fail (default) or start: what to do when it passes
+  KUBEXIT_POD_NAME         pod name (downward API): with KUBEXIT_NAMESPACE, birth deps also
+                           read the pod status from the Kubernetes API (else tombstones only)
+  KUBEXIT_NAMESPACE        pod namespace (downward API)
+  KUBEXIT_READY_PROBE      when our command is ready: tcp://host:port, http(s)://host:port/path
+                           (2xx or 3xx), or exec:<command> [args…] (exit 0); without it, ready
+                           once it runs. Written as Ready into our tombstone
+  KUBEXIT_READY_PROBE_PERIOD  longest gap between attempts, Go duration (default 1s; the first
+                           attempts come sooner: 10 ms, then doubling, at most 100 ms for 10 s)
+  KUBEXIT_READY_PROBE_TIMEOUT  limit of each attempt, Go duration (default 1s)
+  KUBEXIT_READY_PROBE_INITIAL_DELAY  before the first attempt, Go duration (default 0)
   KUBEXIT_SERVICE_ACCOUNT_DIR  token, ca.crt and namespace for the API
                            (default /var/run/secrets/kubernetes.io/serviceaccount)
   KUBEXIT_VERBOSE_LEVEL    > 0 prints every event trace at the end (default 0)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  BIRTH_DEPS_FORM,
   commandProblem,
   ConfigError,
   configFields,
@@ -9,8 +10,10 @@ import {
   nameProblem,
   parseConfig,
   parseGoInt,
+  usesApi,
   type Env,
 } from '../src/supervisor/config.js';
+import { parseProbe, type ProbeSpec } from '../src/supervisor/probe-spec.js';
 
 function configError(env: Env): ConfigError {
   try {
@@ -49,6 +52,12 @@ describe('configuration', () => {
         shutdownHold: 30_000_000_000n,
         killGroup: false,
       },
+      birthConditions: [],
+      birthTimeoutAction: 'fail',
+      readyProbe: undefined,
+      readyProbePeriod: 1_000_000_000n,
+      readyProbeTimeout: 1_000_000_000n,
+      readyProbeInitialDelay: 0n,
     });
   });
 
@@ -93,7 +102,12 @@ describe('configuration', () => {
     ['KUBEXIT_BIRTH_TIMEOUT', { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_TIMEOUT: '10' }, '10'],
     ['KUBEXIT_GRACE_PERIOD', { KUBEXIT_NAME: 'a', KUBEXIT_GRACE_PERIOD: '-1s' }, '-1s'],
     ['KUBEXIT_GRACE_PERIOD', { KUBEXIT_NAME: 'a', KUBEXIT_GRACE_PERIOD: '3 days' }, '3 days'],
-    ['KUBEXIT_POD_NAME', { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: 'b' }, undefined],
+    // The pod named by halves: the API needs both, tombstones neither.
+    [
+      'KUBEXIT_POD_NAME',
+      { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: 'b', KUBEXIT_NAMESPACE: 'n' },
+      undefined,
+    ],
     [
       'KUBEXIT_NAMESPACE',
       { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: 'b', KUBEXIT_POD_NAME: 'p' },
@@ -150,6 +164,46 @@ describe('configuration', () => {
   }
   for (const p of ['../../x', 'pod/x', 'Pod', 'a..b', '.a', 'a.', 'a'.repeat(254), 'a b', '%2e']) {
     bad.push(['KUBEXIT_POD_NAME', { ...pod, KUBEXIT_POD_NAME: p }, p]);
+  }
+  for (const d of ['db:', 'db:Ready', 'db:healthy', 'db:ready:x', ':ready', 'Db:started']) {
+    bad.push(['KUBEXIT_BIRTH_DEPS', { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: d }, d]);
+  }
+  for (const a of ['Start', 'retry', 'true']) {
+    bad.push([
+      'KUBEXIT_BIRTH_TIMEOUT_ACTION',
+      { KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_TIMEOUT_ACTION: a },
+      a,
+    ]);
+  }
+  for (const p of [
+    'tcp://host',
+    'tcp://:80',
+    'tcp://host:0',
+    'tcp://host:70000',
+    'tcp://host:80/path',
+    'udp://host:53',
+    'localhost:8080',
+    'http://',
+    'exec:',
+    'exec:   ',
+    'exec:sh -c "unclosed',
+    "exec:sh -c 'unclosed",
+    'exec:x\\',
+    'exec:a\nb',
+    'http://x/\u0007',
+  ]) {
+    const value = p;
+    bad.push(['KUBEXIT_READY_PROBE', { KUBEXIT_NAME: 'a', KUBEXIT_READY_PROBE: value }, value]);
+  }
+  for (const [v, d] of [
+    ['KUBEXIT_READY_PROBE_PERIOD', '0'],
+    ['KUBEXIT_READY_PROBE_PERIOD', '-1s'],
+    ['KUBEXIT_READY_PROBE_TIMEOUT', '0s'],
+    ['KUBEXIT_READY_PROBE_TIMEOUT', '5'],
+    ['KUBEXIT_READY_PROBE_INITIAL_DELAY', '-1ms'],
+    ['KUBEXIT_READY_PROBE_INITIAL_DELAY', '1d'],
+  ] as const) {
+    bad.push([v, { KUBEXIT_NAME: 'a', [v]: d }, d]);
   }
   const show = (v: string | undefined) =>
     String(
@@ -250,6 +304,87 @@ describe('configuration', () => {
     assert.doesNotThrow(() => parseConfig({ KUBEXIT_NAME: 'a', KUBEXIT_DEATH_DEPS: 'b' }));
   });
 
+  it('birth deps without the pod: tombstones only, no API', () => {
+    const c = parseConfig({ KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: 'b' });
+    assert.equal(usesApi(c), false);
+    assert.equal(usesApi(parseConfig({ ...pod })), true);
+  });
+
+  it('reads a condition after each birth dependency, ready by default', () => {
+    const c = parseConfig({
+      KUBEXIT_NAME: 'a',
+      KUBEXIT_BIRTH_DEPS: 'proxy, migrate:succeeded,db:started ,job:completed,x:ready',
+    });
+    assert.deepEqual(c.birthDeps, ['proxy', 'migrate', 'db', 'job', 'x']);
+    assert.deepEqual(c.birthConditions, [
+      { name: 'proxy', condition: 'ready' },
+      { name: 'migrate', condition: 'succeeded' },
+      { name: 'db', condition: 'started' },
+      { name: 'job', condition: 'completed' },
+      { name: 'x', condition: 'ready' },
+    ]);
+    assert.deepEqual(configFields(c).birth_conditions, [
+      'proxy',
+      'migrate:succeeded',
+      'db:started',
+      'job:completed',
+      'x',
+    ]);
+  });
+
+  it('names the bad condition', () => {
+    const err = configError({ KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: 'db,migrate:ok' });
+    assert.equal(err.problem, 'item "migrate:ok": unknown condition "ok"');
+    assert.equal(err.expected, BIRTH_DEPS_FORM);
+  });
+
+  it('a birth dep on itself is refused, whatever its condition', () => {
+    const err = configError({ KUBEXIT_NAME: 'app', KUBEXIT_BIRTH_DEPS: 'app:completed' });
+    assert.equal(err.variable, 'KUBEXIT_BIRTH_DEPS');
+  });
+
+  it('reads the timeout action and the ready probe', () => {
+    const c = parseConfig({
+      KUBEXIT_NAME: 'a',
+      KUBEXIT_BIRTH_TIMEOUT_ACTION: 'start',
+      KUBEXIT_READY_PROBE: 'tcp://[::1]:8080',
+      KUBEXIT_READY_PROBE_PERIOD: '2s',
+      KUBEXIT_READY_PROBE_TIMEOUT: '300ms',
+      KUBEXIT_READY_PROBE_INITIAL_DELAY: '1m',
+    });
+    assert.equal(c.birthTimeoutAction, 'start');
+    assert.deepEqual(c.readyProbe, { kind: 'tcp', host: '::1', port: 8080 });
+    assert.equal(c.readyProbePeriod, 2_000_000_000n);
+    assert.equal(c.readyProbeTimeout, 300_000_000n);
+    assert.equal(c.readyProbeInitialDelay, 60_000_000_000n);
+    assert.equal(configFields(c).ready_probe, 'tcp://[::1]:8080');
+  });
+
+  const probes: [string, ProbeSpec][] = [
+    ['tcp://db:5432', { kind: 'tcp', host: 'db', port: 5432 }],
+    [
+      'http://localhost:8080/healthz?x=1',
+      { kind: 'http', url: 'http://localhost:8080/healthz?x=1' },
+    ],
+    ['https://127.0.0.1/ready', { kind: 'http', url: 'https://127.0.0.1/ready' }],
+    ['exec:pg_isready -h localhost', { kind: 'exec', argv: ['pg_isready', '-h', 'localhost'] }],
+    [
+      `exec:sh -c 'test -f /tmp/ready && echo "ok"'`,
+      { kind: 'exec', argv: ['sh', '-c', 'test -f /tmp/ready && echo "ok"'] },
+    ],
+    ['exec: a  "b c" d\\ e ""', { kind: 'exec', argv: ['a', 'b c', 'd e', ''] }],
+    ['exec:"a\\"b"', { kind: 'exec', argv: ['a"b'] }],
+  ];
+  for (const [text, want] of probes) {
+    it(`reads the probe ${text}`, () => {
+      assert.deepEqual(parseProbe(text), want);
+      assert.deepEqual(
+        parseConfig({ KUBEXIT_NAME: 'a', KUBEXIT_READY_PROBE: text }).readyProbe,
+        want,
+      );
+    });
+  }
+
   it('logs durations as integer nanoseconds and unset lists as null', () => {
     const f = configFields(parseConfig({ KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: '' }));
     assert.equal(f.birth_timeout, 30_000_000_000n);
@@ -267,6 +402,23 @@ describe('configuration', () => {
       'instant_logging',
       'service_account_dir',
     ]);
+  });
+
+  it('logs birth conditions, the timeout action and the ready probe only when set', () => {
+    const f = configFields(
+      parseConfig({
+        KUBEXIT_NAME: 'a',
+        KUBEXIT_BIRTH_DEPS: 'migrate:succeeded,proxy',
+        KUBEXIT_BIRTH_TIMEOUT_ACTION: 'start',
+        KUBEXIT_READY_PROBE: 'tcp://127.0.0.1:8080',
+      }),
+    );
+    assert.deepEqual(f.birth_conditions, ['migrate:succeeded', 'proxy']);
+    assert.equal(f.birth_timeout_action, 'start');
+    assert.equal(typeof f.ready_probe, 'string');
+    assert.equal(f.ready_probe_period, 1_000_000_000n);
+    const plain = configFields(parseConfig({ KUBEXIT_NAME: 'a', KUBEXIT_BIRTH_DEPS: 'proxy' }));
+    assert.equal('birth_conditions' in plain || 'ready_probe' in plain, false);
   });
 });
 

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { kubexit } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 
-const GO_DEATH = /^Born: "[^"]+"\nDied: "[^"]+"\nExitCode: (-?\d+)\n$/;
+const GO_DEATH = /^Born: "[^"]+"\nDied: "[^"]+"\nExitCode: (-?\d+)\n(?:Ready: "[^"]+"\n)?$/;
 const GO_NEVER_BORN = /^Died: "[^"]+"\nExitCode: (-?\d+)\n$/;
 
 /** The start of an ELF executable for the other one of x64 and arm64. */

@@ -27,7 +27,7 @@ import { tempDir } from './support/temp.js';
 import { NOT_ROOT, Tmpfs } from './support/tmpfs.js';
 
 const RECORDER = join(FIXTURES, 'recorder.mjs');
-const GO_DEATH = /^Born: "[^"]+"\nDied: "[^"]+"\nExitCode: (-?\d+)\n$/;
+const GO_DEATH = /^Born: "[^"]+"\nDied: "[^"]+"\nExitCode: (-?\d+)\n(?:Ready: "[^"]+"\n)?$/;
 const GO_NEVER_BORN = /^Died: "[^"]+"\nExitCode: (-?\d+)\n$/;
 const PATH_MAX = 4096; // Linux, with the final NUL
 
@@ -98,7 +98,8 @@ describe('a graveyard that fills up (tmpfs with a size limit)', { skip: NOT_ROOT
     });
     await app.stderr(/Watching pod pod updates/);
     const waiting = readFileSync(join(fs.dir, 'app'), 'utf8');
-    assert.equal(waiting, '{}\n', "while waiting: Go's empty tombstone, read as alive");
+    // While waiting: no Born, no Died (alive to every reader), and its birth deps (for cycles).
+    assert.equal(waiting, 'BirthDeps: "proxy"\n');
     fs.fill();
     app.kill('SIGTERM');
 
@@ -157,7 +158,10 @@ describe('a graveyard that fills up (tmpfs with a size limit)', { skip: NOT_ROOT
       String(line?.consequence),
       /kubexit dependents of app see this end as a death without a record when this process exits/,
     );
-    assert.match(readFileSync(join(fs.dir, 'app'), 'utf8'), /^Born: "[^"]+"\n$/);
+    assert.match(
+      readFileSync(join(fs.dir, 'app'), 'utf8'),
+      /^Born: "[^"]+"\n(?:Ready: "[^"]+"\n)?$/,
+    );
   });
 });
 

@@ -267,7 +267,10 @@ describe('hostile files at a dependency tombstone path', () => {
       run.kill('SIGTERM');
       const exit = await run.exited;
       assert.equal(exit.code, 7);
-      assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), /\nExitCode: 7\n$/);
+      assert.match(
+        readFileSync(join(graveyard, 'app'), 'utf8'),
+        /\nExitCode: 7\n(?:Ready: "[^"]+"\n)?$/,
+      );
     },
   );
 
@@ -538,7 +541,10 @@ describe('inotify limits', () => {
       const errors = exit.logs.filter((l) => l.level === 'error');
       assert.equal(errors.length, 1, exit.stderr);
       assert.match(String(errors[0]?.error), /ENOSPC/);
-      assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), /\nExitCode: 0\n$/);
+      assert.match(
+        readFileSync(join(graveyard, 'app'), 'utf8'),
+        /\nExitCode: 0\n(?:Ready: "[^"]+"\n)?$/,
+      );
     },
   );
 });

@@ -134,7 +134,10 @@ describe('a stderr nobody drains', () => {
       await kx.stdout(/got SIGTERM\n/);
       const exit = await kx.exited;
       assert.equal(exit.code, 0, "the child's own code");
-      assert.match(await tombstone(graveyard, 'app'), /Died: "[^"]+"\nExitCode: 0\n$/);
+      assert.match(
+        await tombstone(graveyard, 'app'),
+        /Died: "[^"]+"\nExitCode: 0\n(?:Ready: "[^"]+"\n)?$/,
+      );
     },
   );
 
@@ -151,7 +154,10 @@ describe('a stderr nobody drains', () => {
     writeFileSync(join(graveyard, 'dep'), DEAD);
     const exit = await kx.exited;
     assert.equal(exit.code, 137, 'killed after the grace period');
-    assert.match(await tombstone(graveyard, 'app'), /Died: "[^"]+"\nExitCode: 137\n$/);
+    assert.match(
+      await tombstone(graveyard, 'app'),
+      /Died: "[^"]+"\nExitCode: 137\n(?:Ready: "[^"]+"\n)?$/,
+    );
   });
 
   it('does not hold back forwarded signals', TIMEOUT, async () => {
@@ -171,7 +177,10 @@ describe('a stderr nobody drains', () => {
     kx.kill('SIGTERM');
     const exit = await kx.exited;
     assert.equal(exit.code, 0);
-    assert.match(await tombstone(graveyard, 'app'), /Died: "[^"]+"\nExitCode: 0\n$/);
+    assert.match(
+      await tombstone(graveyard, 'app'),
+      /Died: "[^"]+"\nExitCode: 0\n(?:Ready: "[^"]+"\n)?$/,
+    );
   });
 
   it('lets the held-back lines out, in order, once the reader resumes', TIMEOUT, async () => {
@@ -270,7 +279,10 @@ describe('a stderr whose reader went away', () => {
         const exit = await kx.exited;
         assert.doesNotMatch(exit.stdout, /got SIGPIPE/);
         assert.equal(exit.code, 0);
-        assert.match(await tombstone(graveyard, 'app'), /Died: "[^"]+"\nExitCode: 0\n$/);
+        assert.match(
+          await tombstone(graveyard, 'app'),
+          /Died: "[^"]+"\nExitCode: 0\n(?:Ready: "[^"]+"\n)?$/,
+        );
       },
     );
 

@@ -272,6 +272,115 @@ describe(
       assert.equal(exit.logs.at(-1)?.reason, 'death dependency main died');
     });
 
+    it('tombstone readiness with the API configured but forbidden (RBAC missing) still starts the child', async () => {
+      const ns = await k8s.namespace('tomb-forbidden');
+      await k8s.createPod(ns, 'p', ['app', 'db']);
+      await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: false } });
+      await k8s.createServiceAccount(ns, 'app'); // and no Role: every list is a 403
+      const saDir = k8s.serviceAccountDir(ns, await k8s.token(ns, 'app'));
+      const { run, graveyard, marker } = start({ ns, saDir, deps: 'db' });
+      await logged(run, /^\{.*not allowed to list pods.*\}$/m);
+      assert.equal(existsSync(marker), false);
+      // What a kubexit in container db writes once its child runs (or its probe passes).
+      writeFileSync(
+        join(graveyard, 'db'),
+        'Born: "2026-01-01T00:00:00Z"\nReady: "2026-01-01T00:00:01Z"\n',
+      );
+      const exit = await run.exited;
+      assertStarted(exit, marker, 'db');
+      assert.ok(events(exit).includes(`Birth Tombstones(${graveyard}): db: met`));
+    });
+
+    /** Writes the pod's container statuses as given (the kubelet's shape, in part). */
+    async function statuses(ns: string, containerStatuses: unknown[]): Promise<void> {
+      await k8s.must(
+        'PATCH',
+        `/api/v1/namespaces/${ns}/pods/p/status`,
+        { status: { phase: 'Running', containerStatuses } },
+        'application/strategic-merge-patch+json',
+      );
+    }
+    const image = (name: string) => ({
+      image: `registry.example/${name}:1.0`,
+      imageID: `registry.example/${name}@sha256:${'0123456789abcdef'.repeat(4)}`,
+      restartCount: 0,
+    });
+    const at = '2026-01-01T00:00:00Z';
+
+    it('conditions from the pod status: started, and succeeded from state.terminated.exitCode', async () => {
+      const { ns, saDir } = await pod('conditions', ['db', 'migrate']);
+      const { run, marker } = start({ ns, saDir, deps: 'db:started,migrate:succeeded' });
+      await logged(run, WATCHING);
+      await statuses(ns, [
+        {
+          name: 'db',
+          ...image('db'),
+          ready: false,
+          started: true,
+          state: { running: { startedAt: at } },
+        },
+        {
+          name: 'migrate',
+          ...image('migrate'),
+          ready: false,
+          started: true,
+          state: { running: { startedAt: at } },
+        },
+      ]);
+      await logged(run, /Pod Watch\(p\): MODIFIED: waiting for migrate/);
+      assert.equal(existsSync(marker), false);
+      await statuses(ns, [
+        {
+          name: 'migrate',
+          ...image('migrate'),
+          ready: false,
+          started: false,
+          state: {
+            terminated: { exitCode: 0, reason: 'Completed', startedAt: at, finishedAt: at },
+          },
+        },
+      ]);
+      assertStarted(await run.exited, marker, 'db:started, migrate:succeeded');
+    });
+
+    it('succeeded: a non-zero exit in a restartPolicy Never pod fails the wait at once', async () => {
+      const ns = await k8s.namespace('never');
+      await k8s.must('POST', `/api/v1/namespaces/${ns}/pods`, {
+        metadata: { name: 'p' },
+        spec: {
+          restartPolicy: 'Never',
+          containers: ['app', 'migrate'].map((c) => ({
+            name: c,
+            image: `registry.example/${c}:1.0`,
+          })),
+        },
+      });
+      await k8s.createServiceAccount(ns, 'app');
+      await k8s.grantPodReader(ns, 'app');
+      const saDir = k8s.serviceAccountDir(ns, await k8s.token(ns, 'app'));
+      const { run, graveyard, marker } = start({
+        ns,
+        saDir,
+        deps: 'migrate:succeeded',
+        timeout: '60s',
+      });
+      await logged(run, WATCHING);
+      await statuses(ns, [
+        {
+          name: 'migrate',
+          ...image('migrate'),
+          ready: false,
+          started: false,
+          state: { terminated: { exitCode: 3, reason: 'Error', startedAt: at, finishedAt: at } },
+        },
+      ]);
+      const exit = await assertFailed(run, graveyard, marker);
+      assert.equal(
+        exit.logs.at(-1)?.error,
+        'birth dependency migrate exited with code 3 (pod status; restartPolicy Never): migrate:succeeded needs 0',
+      );
+    });
+
     it('outside a pod, KUBECONFIG is used (client certificate)', async () => {
       const { ns } = await pod('kubeconfig', ['db']);
       await k8s.setStatus(ns, 'p', { app: { ready: false }, db: { ready: true } });

@@ -42,7 +42,9 @@ const STANDINS = join(FIXTURES, 'node-standins');
 const STANDIN_IMAGE = 'docker.io/local/example-standins:1';
 const PAGE = 'served by the nginx stand-in';
 const TIME = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z`;
-const LIVED = new RegExp(`^Born: "(${TIME})"\nDied: "(${TIME})"\nExitCode: (\\d+)\n$`);
+const LIVED = new RegExp(
+  `^Born: "(${TIME})"\nDied: "(${TIME})"\nExitCode: (\\d+)\n(?:Ready: "[^"]+"\n)?$`,
+);
 const NEVER_BORN = new RegExp(`^Died: "(${TIME})"\nExitCode: (\\d+)\n$`);
 const JOB_TIMEOUT = 180_000;
 const SIGTERM = 15;

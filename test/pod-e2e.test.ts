@@ -44,7 +44,9 @@ const SIGKILL = 9;
 const SIGTERM = 15;
 const PAGE = 'served by the simulated nginx\n';
 const TIME = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z`;
-const LIVED = new RegExp(`^Born: "(${TIME})"\nDied: "(${TIME})"\nExitCode: (\\d+)\n$`);
+const LIVED = new RegExp(
+  `^Born: "(${TIME})"\nDied: "(${TIME})"\nExitCode: (\\d+)\n(?:Ready: "[^"]+"\n)?$`,
+);
 const NEVER_BORN = new RegExp(`^Died: "(${TIME})"\nExitCode: (\\d+)\n$`);
 
 /** Wall-clock milliseconds of an RFC 3339 time, keeping the fraction below the millisecond. */

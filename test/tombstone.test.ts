@@ -28,6 +28,22 @@ describe('tombstone bytes (as Go kubexit writes them)', () => {
       formatTombstone({ died: '2021-10-13T15:00:21+03:00', exitCode: 143 }),
       'Died: "2021-10-13T15:00:21+03:00"\nExitCode: 143\n',
     ));
+  it("new keys after Go's: Born, Died and ExitCode stay a byte-identical prefix", () =>
+    assert.equal(
+      formatTombstone({
+        born: '2020-04-28T10:41:46.9926314Z',
+        died: '2020-04-28T10:41:47.0496314Z',
+        exitCode: 0,
+        ready: '2020-04-28T10:41:46.99Z',
+      }),
+      'Born: "2020-04-28T10:41:46.9926314Z"\nDied: "2020-04-28T10:41:47.0496314Z"\nExitCode: 0\n' +
+        'Ready: "2020-04-28T10:41:46.99Z"\n',
+    ));
+  it('a kubexit still waiting for its birth deps: only BirthDeps', () =>
+    assert.equal(
+      formatTombstone({ birthDeps: 'migrate:succeeded,server' }),
+      'BirthDeps: "migrate:succeeded,server"\n',
+    ));
   it('logs the compact JSON form', () =>
     assert.equal(
       tombstoneJson({ born: 'b', died: 'd', exitCode: 0 }),
@@ -43,6 +59,7 @@ describe('reading tombstones as leniently as Go', () => {
     ['lower-case keys', `died: "${dead}"\nexitcode: 1\n`, true],
     ['upper-case keys', `DIED: "${dead}"\n`, true],
     ['unknown keys (v0.1 Ready)', `Born: "${dead}"\nReady: false\n`, false],
+    ['Ready after Died', `Born: "${dead}"\nDied: "${dead}"\nExitCode: 0\nReady: "${dead}"\n`, true],
     ['an empty file', '', false],
     ['birth only', `Born: "${dead}"\n`, false],
     ['Died: null', `Born: "${dead}"\nDied: null\n`, false],
@@ -53,6 +70,17 @@ describe('reading tombstones as leniently as Go', () => {
   for (const [what, text, isDeadNow] of cases) {
     it(`reads ${what}`, () => assert.equal(isDead(parseTombstone(text)), isDeadNow));
   }
+  it('reads Ready and BirthDeps; ignores a Ready that is not a time (v0.1 wrote false)', () => {
+    assert.deepEqual(
+      parseTombstone(`Born: "${dead}"\nReady: "${dead}"\nBirthDeps: "a,b:started"\n`),
+      {
+        born: dead,
+        ready: dead,
+        birthDeps: 'a,b:started',
+      },
+    );
+    assert.deepEqual(parseTombstone(`Born: "${dead}"\nReady: false\n`), { born: dead });
+  });
   it('keeps the values', () =>
     assert.deepEqual(parseTombstone(`born: "${dead}"\nDied: "${dead}"\nExitCode: 137\n`), {
       born: dead,
@@ -79,7 +107,15 @@ describe('the fast path for the shape kubexits write', () => {
   const born = '2020-04-28T10:41:46.9926314Z';
   const died = '2021-10-13T15:00:21+03:00';
   it('decodes what formatTombstone writes', () => {
-    for (const t of [{}, { born }, { born, died, exitCode: 0 }, { died, exitCode: -1 }]) {
+    for (const t of [
+      {},
+      { born },
+      { born, died, exitCode: 0 },
+      { died, exitCode: -1 },
+      { born, ready: born },
+      { born, died, exitCode: 1, ready: died },
+      { birthDeps: 'a,b:started,c-1:succeeded' },
+    ]) {
       assert.deepEqual(parseCanonical(formatTombstone(t).replace('{}\n', '')), t);
     }
   });

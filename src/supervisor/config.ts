@@ -4,6 +4,17 @@ import { posix } from 'node:path';
 import { DurationSyntaxError, parseDuration } from './duration.js';
 import { isTempName } from './graveyard.js';
 import { CAUGHT } from './signals.js';
+import { parseProbe, PROBE_FORM, probeText, type ProbeSpec } from './probe-spec.js';
+
+/** What a birth dependency must have done before our child starts. */
+export type Condition = 'started' | 'ready' | 'completed' | 'succeeded';
+export const CONDITIONS: readonly Condition[] = ['started', 'ready', 'completed', 'succeeded'];
+
+export interface BirthDep {
+  /** The container's name, and its tombstone's. */
+  name: string;
+  condition: Condition;
+}
 
 export interface Config {
   name: string;
@@ -20,6 +31,15 @@ export interface Config {
   serviceAccountDir: string;
   /** How the child is ended and what kubexit exits with (issue 10). */
   ending: EndingConfig;
+  /** birthDeps with their conditions, in the same order. */
+  birthConditions: BirthDep[];
+  /** What to do when the birth timeout passes: fail (exit 1) or start the child anyway. */
+  birthTimeoutAction: 'fail' | 'start';
+  /** Our own readiness check, run once the child runs; none: ready when it runs. */
+  readyProbe: ProbeSpec | undefined;
+  readyProbePeriod: bigint;
+  readyProbeTimeout: bigint;
+  readyProbeInitialDelay: bigint;
 }
 
 /** A condition on a death dependency's end: which of its deaths count. */
@@ -45,6 +65,11 @@ export interface EndingConfig {
   shutdownHold: bigint;
   /** The child leads its own process group; signals and the KILL reach all of it. */
   killGroup: boolean;
+}
+
+/** Whether the birth wait also reads the pod's status from the Kubernetes API. */
+export function usesApi(c: Config): boolean {
+  return c.birthDeps.length > 0 && c.podName !== '' && c.namespace !== '';
 }
 
 export const DEFAULT_GRAVEYARD = '/graveyard';
@@ -80,7 +105,13 @@ export const LABEL_FORM =
   'a DNS-1123 label: 1 to 63 of a-z, 0-9 and "-", starting and ending with a letter or digit';
 export const SUBDOMAIN_FORM =
   'a DNS-1123 subdomain: at most 253 characters, dot-separated DNS-1123 labels (a-z, 0-9, "-")';
-export const BIRTH_DEPS_FORM = `a comma-separated list of this pod's container names, each ${LABEL_FORM}`;
+export const BIRTH_DEPS_FORM =
+  "a comma-separated list of this pod's container names (which are also their tombstone names), " +
+  `each ${LABEL_FORM}, optionally followed by :started, :ready (the default), :completed or :succeeded`;
+export const TIMEOUT_ACTION_FORM = 'fail or start';
+export { PROBE_FORM };
+export const POSITIVE_DURATION_FORM =
+  'a Go duration greater than 0 and at most 2562047h47m16.854775807s, such as 1s, 500ms or 10s';
 export const POD_NAME_FORM = `the pod name (downward API metadata.name), ${SUBDOMAIN_FORM}`;
 export const NAMESPACE_FORM = `the pod namespace (downward API metadata.namespace), ${LABEL_FORM}`;
 export const DURATION_FORM =
@@ -126,8 +157,12 @@ export function parseConfig(env: Env): Config {
     check(variable, env[variable] ?? '', form, listProblem(list, problem));
     return list;
   };
-  // Birth deps name containers (the API's names); death deps name tombstones (files).
-  const birthDeps = deps('KUBEXIT_BIRTH_DEPS', BIRTH_DEPS_FORM, dnsLabelProblem);
+  // Birth deps name containers (the API's names), and the tombstones of the kubexits in them:
+  // one name for both. Death deps name tombstones (files).
+  const birthConditions = deps('KUBEXIT_BIRTH_DEPS', BIRTH_DEPS_FORM, birthDepProblem).map(
+    toBirthDep,
+  );
+  const birthDeps = birthConditions.map((d) => d.name);
   const deathItems = deps('KUBEXIT_DEATH_DEPS', DEATH_DEPS_FORM, deathDepProblem);
   const deathDeps = deathItems.map((item) => splitDeathDep(item)[0]);
   // Waiting for our own readiness, which our child provides, can only end in the timeout (B23).
@@ -140,24 +175,26 @@ export function parseConfig(env: Env): Config {
     );
   }
 
-  const duration = (variable: string, fallback = DEFAULT_TIMEOUT): bigint => {
+  const duration = (variable: string, byDefault = DEFAULT_TIMEOUT, positive = false): bigint => {
+    const form = positive ? POSITIVE_DURATION_FORM : DURATION_FORM;
     try {
-      const ns = parseDuration(env[variable] || fallback);
-      if (ns >= 0n) return ns;
-      return fail(variable, DURATION_FORM, 'negative');
+      const ns = parseDuration(env[variable] || byDefault);
+      if (ns > 0n || (ns === 0n && !positive)) return ns;
+      return fail(variable, form, ns === 0n ? 'zero' : 'negative');
     } catch (err) {
       if (!(err instanceof DurationSyntaxError)) throw err;
-      return fail(variable, DURATION_FORM, err.message);
+      return fail(variable, form, err.message);
     }
   };
   const birthTimeout = duration('KUBEXIT_BIRTH_TIMEOUT');
   const gracePeriod = duration('KUBEXIT_GRACE_PERIOD');
 
-  // Only birth dependencies need to know the pod (from the downward API); without them these
-  // are unused, and left unchecked as Go's kubexit does. They become API URL path segments.
+  // Only birth dependencies use the pod (from the downward API); without them these are unused,
+  // and left unchecked as Go's kubexit does. They become API URL path segments. Without either,
+  // tombstones alone tell the dependencies' state; with one, the other is missing.
   const podName = env.KUBEXIT_POD_NAME ?? '';
   const namespace = env.KUBEXIT_NAMESPACE ?? '';
-  if (birthDeps.length > 0) {
+  if (birthDeps.length > 0 && (podName !== '' || namespace !== '')) {
     if (podName === '') fail('KUBEXIT_POD_NAME', POD_NAME_FORM);
     check('KUBEXIT_POD_NAME', podName, POD_NAME_FORM, dnsSubdomainProblem);
     if (namespace === '') fail('KUBEXIT_NAMESPACE', NAMESPACE_FORM);
@@ -217,6 +254,23 @@ export function parseConfig(env: Env): Config {
   const shutdownHold = env.KUBEXIT_SHUTDOWN_HOLD ? duration('KUBEXIT_SHUTDOWN_HOLD') : gracePeriod;
   const killGroup = bool('KUBEXIT_KILL_GROUP');
 
+  const action = env.KUBEXIT_BIRTH_TIMEOUT_ACTION || 'fail';
+  if (action !== 'fail' && action !== 'start')
+    fail('KUBEXIT_BIRTH_TIMEOUT_ACTION', TIMEOUT_ACTION_FORM);
+
+  const probeValue = env.KUBEXIT_READY_PROBE ?? '';
+  let readyProbe: ProbeSpec | undefined;
+  if (probeValue !== '') {
+    const text = textProblem(probeValue);
+    if (text !== undefined) fail('KUBEXIT_READY_PROBE', PROBE_FORM, text);
+    const parsed = parseProbe(probeValue);
+    if (typeof parsed === 'string') fail('KUBEXIT_READY_PROBE', PROBE_FORM, parsed);
+    readyProbe = parsed as ProbeSpec;
+  }
+  const readyProbePeriod = duration('KUBEXIT_READY_PROBE_PERIOD', '1s', true);
+  const readyProbeTimeout = duration('KUBEXIT_READY_PROBE_TIMEOUT', '1s', true);
+  const readyProbeInitialDelay = duration('KUBEXIT_READY_PROBE_INITIAL_DELAY', '0');
+
   return {
     name,
     graveyard,
@@ -241,7 +295,34 @@ export function parseConfig(env: Env): Config {
       shutdownHold,
       killGroup,
     },
+    birthConditions,
+    birthTimeoutAction: action as 'fail' | 'start',
+    readyProbe,
+    readyProbePeriod,
+    readyProbeTimeout,
+    readyProbeInitialDelay,
   };
+}
+
+/** A birth dependency: a container name, and perhaps `:condition`. */
+export function birthDepProblem(s: string): string | undefined {
+  const [name, condition, more] = s.split(':');
+  const wrong = dnsLabelProblem(name as string);
+  if (wrong !== undefined) return wrong;
+  if (more !== undefined) return 'more than one ":"';
+  if (condition !== undefined && !(CONDITIONS as readonly string[]).includes(condition))
+    return `unknown condition ${JSON.stringify(condition)}`;
+  return undefined;
+}
+
+function toBirthDep(item: string): BirthDep {
+  const [name, condition] = item.split(':') as [string, Condition | undefined];
+  return { name, condition: condition ?? 'ready' };
+}
+
+/** As logs and tombstones show a birth dependency: the condition only when not `ready`. */
+export function birthDepText(d: BirthDep): string {
+  return d.condition === 'ready' ? d.name : `${d.name}:${d.condition}`;
 }
 
 /**
@@ -416,7 +497,23 @@ export function configFields(c: Config): Record<string, unknown> {
     instant_logging: c.instantLogging,
     service_account_dir: c.serviceAccountDir,
     ...endingFields(c.ending, c.gracePeriod),
+    ...readinessFields(c),
   };
+}
+
+/** The same rule for birth conditions and the ready probe: only what is set. */
+function readinessFields(c: Config): Record<string, unknown> {
+  const f: Record<string, unknown> = {};
+  if (c.birthConditions.some((d) => d.condition !== 'ready'))
+    f.birth_conditions = c.birthConditions.map(birthDepText);
+  if (c.birthTimeoutAction !== 'fail') f.birth_timeout_action = c.birthTimeoutAction;
+  if (c.readyProbe) {
+    f.ready_probe = probeText(c.readyProbe);
+    f.ready_probe_period = c.readyProbePeriod;
+    f.ready_probe_timeout = c.readyProbeTimeout;
+    f.ready_probe_initial_delay = c.readyProbeInitialDelay;
+  }
+  return f;
 }
 
 /** Only what differs from today's behaviour: unset, the line stays the fork's. */

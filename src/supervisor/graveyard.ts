@@ -65,13 +65,24 @@ export class OwnTombstone {
    * tmpfs page) for Died on a volume that fills up later. Writes `{}\n`, Go's empty tombstone,
    * which every reader takes for a living container, as it does a missing file.
    */
-  reserve(): void {
+  reserve(birthDeps?: string): void {
+    if (birthDeps) this.state.birthDeps = birthDeps; // so that waiters can see a cycle
     this.graveyard.write(this.name, this.state);
   }
 
-  born(): void {
+  /** With `ready`, the child is ready as it starts (no probe): one write says both. */
+  born(ready = false): void {
     this.trace?.event(`Creating tombstone: ${this.path}`);
     this.state.born = rfc3339Nano();
+    if (ready) this.state.ready = this.state.born;
+    delete this.state.birthDeps; // no longer waiting: no cycle can run through us
+    this.graveyard.write(this.name, this.state);
+  }
+
+  /** The readiness probe passed. */
+  ready(): void {
+    this.trace?.event(`Updating tombstone (ready): ${this.path}`);
+    this.state.ready = rfc3339Nano();
     this.graveyard.write(this.name, this.state);
   }
 
@@ -81,6 +92,7 @@ export class OwnTombstone {
     this.state.died = rfc3339Nano();
     this.state.exitCode = exitCode;
     Object.assign(this.state, ending);
+    delete this.state.birthDeps;
     this.graveyard.write(this.name, this.state);
   }
 }

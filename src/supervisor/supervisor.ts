@@ -2,7 +2,7 @@
 // dependency dies, and record how it all ended in our tombstone.
 import type { WaitForBirth } from './birth.js';
 import { endRestOfGroup, startChild, type Child } from './child.js';
-import type { Config } from './config.js';
+import { birthDepText, type Config } from './config.js';
 import { deathCounts, runDeathAction } from './death-action.js';
 import { formatDuration, toMillis } from './duration.js';
 import { OwnTombstone, type Graveyard } from './graveyard.js';
@@ -119,7 +119,8 @@ export async function supervise(
       },
     );
   try {
-    tombstone.reserve();
+    // Our own birth deps go in too: a kubexit waiting for us can see a cycle through us.
+    tombstone.reserve(config.birthConditions.map(birthDepText).join(','));
   } catch (err) {
     releaseLiveness();
     return { kind: 'failed', error: wrap('child not started: tombstone not writable', err) };
@@ -218,7 +219,7 @@ export async function supervise(
   if (config.birthDeps.length > 0 && !stop) {
     const birthTrace = log.trace('birth dependencies watcher');
     try {
-      await waitForBirth({ config, signal: abortWait.signal, trace: birthTrace, log });
+      await waitForBirth({ config, signal: abortWait.signal, trace: birthTrace, log, graveyard });
     } catch (err) {
       if (!stop) {
         deaths?.close();
@@ -253,7 +254,8 @@ export async function supervise(
   if (pendingDeath) onDeath(pendingDeath);
 
   try {
-    tombstone.born();
+    // Without a probe, the child is ready once it runs: Born and Ready in one write.
+    tombstone.born(config.readyProbe === undefined);
   } catch (err) {
     // Dependents could never learn of our death: don't run blind.
     child.signal('SIGKILL');
@@ -261,8 +263,10 @@ export async function supervise(
     deaths?.close();
     return ending({ kind: 'failed', error: wrap('failed to create tombstone', err) });
   }
+  const probe = config.readyProbe ? await startReadyProbe(config, tombstone, log) : undefined;
 
   const exit = await child.exited;
+  probe?.stop();
   cancelKill?.();
   cancelDelay?.();
   holding?.();
@@ -276,6 +280,35 @@ export async function supervise(
       ? { kind: 'exited', code: exit.code, cause: stop }
       : { kind: 'killed', signal: exit.signal, cause: stop },
   );
+}
+
+/**
+ * Probes the running child until it first passes, then writes Ready. Neither a failing probe
+ * nor a Ready that can't be written changes anything for the child: they are only logged.
+ */
+async function startReadyProbe(
+  config: Config,
+  tombstone: OwnTombstone,
+  log: Log,
+): Promise<{ stop(): void }> {
+  const { startProbe } = await import('./probe.js');
+  return startProbe(config.readyProbe as NonNullable<Config['readyProbe']>, {
+    periodMs: toMillis(config.readyProbePeriod),
+    timeoutMs: toMillis(config.readyProbeTimeout),
+    initialDelayMs: toMillis(config.readyProbeInitialDelay),
+    trace: log.trace('ready probe'),
+    onPass: () => {
+      try {
+        tombstone.ready();
+      } catch (err) {
+        log.errorLine('tombstone not written: Ready', {
+          ...fieldsOf(err),
+          error: (err as Error).message,
+          consequence: `dependents waiting for ${config.name} to be ready keep waiting`,
+        });
+      }
+    },
+  });
 }
 
 /** The tombstone path, errno and hint of a TombstoneWriteError, for its log line. */

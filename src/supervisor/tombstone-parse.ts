@@ -33,6 +33,14 @@ export function parseTombstone(text: string): Tombstone {
       case 'exitcode':
         t.exitCode = exitCode(key, value);
         break;
+      case 'ready':
+        // Go kubexit v0.1.0 wrote `Ready: false`: only a time says ready; anything else is
+        // ignored, as Go's later readers ignore the key.
+        if (typeof value === 'string' && isRfc3339(value)) t.ready = value;
+        break;
+      case 'birthdeps':
+        if (typeof value === 'string') t.birthDeps = value;
+        break; // anything else: not ours to judge, and no reason to ignore the rest
     }
   }
   return t;

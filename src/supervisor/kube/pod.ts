@@ -5,6 +5,7 @@
 export interface Pod {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
   spec?: {
+    restartPolicy?: string;
     containers?: ContainerSpec[];
     initContainers?: ContainerSpec[];
   };
@@ -25,6 +26,10 @@ export interface ContainerStatus {
   name: string;
   ready?: boolean;
   started?: boolean;
+  state?: {
+    running?: unknown;
+    terminated?: { exitCode?: number };
+  };
 }
 
 export interface Readiness {
@@ -80,4 +85,68 @@ export function containerNames(pod: Pod): string[] {
 
 function byName(list: ContainerStatus[] | undefined): Map<string, ContainerStatus> {
   return new Map((list ?? []).map((s) => [s.name, s]));
+}
+
+export type PodCondition = 'started' | 'ready' | 'completed' | 'succeeded';
+
+export interface Conditions extends Readiness {
+  /** Dependencies whose condition is met, in the order given. */
+  met: string[];
+  /** A `succeeded` dependency that exited with another code, in a pod that won't restart it. */
+  failed: { name: string; exitCode: number } | undefined;
+}
+
+/**
+ * Each dependency's condition, judged from the pod's status: `ready` as checkReadiness does,
+ * `started` when the kubelet says so (or the container runs or ran), `completed` when it has
+ * terminated, `succeeded` when it terminated with 0. A non-zero end is final only in a pod
+ * with restartPolicy Never: elsewhere the kubelet starts the container again.
+ */
+export function checkConditions(
+  pod: Pod,
+  deps: readonly { name: string; condition: PodCondition }[],
+): Conditions {
+  const readiness = checkReadiness(
+    pod,
+    deps.filter((d) => d.condition === 'ready').map((d) => d.name),
+  );
+  const known = new Set([
+    ...(pod.spec?.containers ?? []).map((c) => c.name),
+    ...(pod.spec?.initContainers ?? []).map((c) => c.name),
+  ]);
+  const statuses = new Map([
+    ...byName(pod.status?.initContainerStatuses),
+    ...byName(pod.status?.containerStatuses),
+  ]);
+  const final = pod.spec?.restartPolicy === 'Never';
+  const met: string[] = [];
+  const waiting: string[] = [];
+  const unknown: string[] = [];
+  let failed: Conditions['failed'];
+  for (const { name, condition } of deps) {
+    if (!known.has(name)) {
+      unknown.push(name);
+      continue;
+    }
+    const status = statuses.get(name);
+    const terminated = status?.state?.terminated;
+    let ok: boolean;
+    switch (condition) {
+      case 'ready':
+        ok = !readiness.waiting.includes(name);
+        break;
+      case 'started':
+        ok = status?.started === true || !!status?.state?.running || !!terminated;
+        break;
+      case 'completed':
+        ok = !!terminated;
+        break;
+      case 'succeeded':
+        ok = terminated?.exitCode === 0;
+        if (!ok && terminated && final) failed ??= { name, exitCode: terminated.exitCode ?? -1 };
+        break;
+    }
+    (ok ? met : waiting).push(name);
+  }
+  return { ready: waiting.length === 0 && unknown.length === 0, met, waiting, unknown, failed };
 }

@@ -24,7 +24,7 @@ import {
   type Status,
 } from './http.js';
 import { LineBuffer, LineTooLong } from './lines.js';
-import { checkReadiness, containerNames, type Pod } from './pod.js';
+import { checkConditions, containerNames, type Pod } from './pod.js';
 
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
@@ -40,6 +40,23 @@ const WATCH_RECYCLE_MS = 5 * 60_000;
 
 export function waitForPodReadiness(wait: BirthWait): Promise<void> {
   return new PodWait(wait).run();
+}
+
+/** The pod as one source among others: it reports what it sees, the caller decides. */
+export interface PodSource {
+  /** Settles when the caller's signal ends it (rejected), or on a hopeless failure. */
+  done: Promise<void>;
+  /** What the timeout error says of the API's side, for the dependencies still pending. */
+  timeoutParts(pending: ReadonlySet<string>): string[];
+}
+
+/**
+ * The pod's status as a source of met conditions: `met` is called with the dependencies each
+ * sight of the pod shows met. No timeout of its own: the caller has one, and its signal.
+ */
+export function watchPodConditions(wait: BirthWait, met: (names: string[]) => void): PodSource {
+  const pod = new PodWait(wait, met);
+  return { done: pod.run(), timeoutParts: (pending) => pod.timeoutParts(pending) };
 }
 
 interface WatchEvent {
@@ -66,7 +83,11 @@ class PodWait {
   private seen = false;
   private readonly reported = new Set<string>();
 
-  constructor(private readonly wait: BirthWait) {
+  constructor(
+    private readonly wait: BirthWait,
+    /** Set when another source shares the wait: report, don't finish on success. */
+    private readonly met?: (names: string[]) => void,
+  ) {
     this.where = `Pod Watch(${wait.config.podName})`;
     this.what = `pods in namespace "${wait.config.namespace}"`;
   }
@@ -96,9 +117,9 @@ class PodWait {
         else resolve();
         this.event(`${this.where}: done`);
       };
-      const cancelTimeout = after(toMillis(config.birthTimeout), () =>
-        this.finish(this.timeoutError()),
-      );
+      const cancelTimeout = this.met
+        ? () => undefined
+        : after(toMillis(config.birthTimeout), () => this.finish(this.timeoutError()));
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       this.loop().catch((err: unknown) => this.fatal(err as Error));
@@ -330,7 +351,9 @@ class PodWait {
   private observe(how: string, pod: Pod): void {
     const { birthDeps, namespace, podName } = this.wait.config;
     this.seen = true;
-    const readiness = checkReadiness(pod, birthDeps);
+    const conditions =
+      this.wait.config.birthConditions ?? birthDeps.map((name) => ({ name, condition: 'ready' }));
+    const readiness = checkConditions(pod, conditions);
     if (readiness.unknown.length > 0) {
       const names = readiness.unknown.map((n) => `"${n}"`).join(', ');
       const one = readiness.unknown.length === 1;
@@ -342,13 +365,29 @@ class PodWait {
       );
       return;
     }
+    if (readiness.failed) {
+      const { name, exitCode } = readiness.failed;
+      this.fatal(
+        new Error(
+          `birth dependency ${name} exited with code ${exitCode} (pod status; restartPolicy Never): ` +
+            `${name}:succeeded needs 0`,
+        ),
+      );
+      return;
+    }
+    this.waiting = readiness.waiting;
+    if (this.met) {
+      if (readiness.waiting.length > 0)
+        this.event(`${this.where}: ${how}: waiting for ${readiness.waiting.join(', ')}`);
+      this.met(readiness.met);
+      return;
+    }
     if (readiness.ready) {
       this.event(`All birth deps ready: ${birthDeps.join(', ')}`);
       this.finish();
       return;
     }
     this.event(`${this.where}: ${how}: waiting for ${readiness.waiting.join(', ')}`);
-    this.waiting = readiness.waiting;
   }
 
   private deleted(): void {
@@ -456,11 +495,19 @@ class PodWait {
   }
 
   private timeoutError(): Error {
-    const { birthTimeout, namespace, podName } = this.wait.config;
+    const { birthTimeout } = this.wait.config;
     const parts = [`timed out waiting for birth deps to be ready: ${formatDuration(birthTimeout)}`];
-    if (this.seen && this.waiting) parts.push(`not ready: ${this.waiting.join(', ')}`);
+    return new Error([...parts, ...this.timeoutParts()].join('; '));
+  }
+
+  /** What the API told of the dependencies still pending (all of them, by default). */
+  timeoutParts(pending?: ReadonlySet<string>): string[] {
+    const { namespace, podName } = this.wait.config;
+    const parts: string[] = [];
+    const waiting = this.waiting?.filter((n) => pending?.has(n) ?? true);
+    if (this.seen && waiting?.length) parts.push(`not ready: ${waiting.join(', ')}`);
     else if (this.listed && !this.seen) parts.push(`pod ${namespace}/${podName} not found`);
     if (this.lastError) parts.push(`last API error: ${this.lastError.message}`);
-    return new Error(parts.join('; '));
+    return parts;
   }
 }
