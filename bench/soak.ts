@@ -197,7 +197,8 @@ export async function soak(opts: SoakOptions): Promise<SoakResult> {
     const code = await exited(run);
     if (code !== want) throw new Error(`lifecycle ${i}: exit ${code}, want ${want}`);
     const tomb = readFileSync(join(graveyard, `job-${i % 10}`), 'utf8');
-    if (!tomb.endsWith(`ExitCode: ${want}\n`)) throw new Error(`lifecycle ${i}: tombstone ${tomb}`);
+    if (!tomb.includes(`\nExitCode: ${want}\n`))
+      throw new Error(`lifecycle ${i}: tombstone ${tomb}`);
     if (i % every === 0) await sample(`${i} lifecycles`);
   }
 

@@ -20,7 +20,7 @@ describe('a child ended by a signal', () => {
   it('ended by SIGUSR2: 128+12, in the exit code, the tombstone and the last line', async () => {
     const { exit, tombstone } = await run('kill -USR2 $$');
     assert.equal(exit.code, 140, exit.stderr);
-    assert.match(tombstone, /\nExitCode: 140\n$/);
+    assert.match(tombstone, /\nExitCode: 140\n(?:Ready: "[^"]+"\n)?$/);
     assert.equal(exit.logs.at(-1)?.signal, 'SIGUSR2');
   });
 
@@ -29,7 +29,7 @@ describe('a child ended by a signal', () => {
   it('ended by a real-time signal (37): 128+37, named SIGRTMIN+3', { skip: node }, async () => {
     const { exit, tombstone } = await run('kill -37 $$');
     assert.equal(exit.code, 165, exit.stderr);
-    assert.match(tombstone, /\nExitCode: 165\n$/);
+    assert.match(tombstone, /\nExitCode: 165\n(?:Ready: "[^"]+"\n)?$/);
     assert.equal(exit.logs.at(-1)?.signal, 'SIGRTMIN+3');
   });
 });

@@ -28,7 +28,7 @@ const RECORDER = join(FIXTURES, 'recorder.mjs');
 const BORN = 'Born: "2020-04-28T10:41:46.9926314Z"\n';
 const DEAD =
   'Born: "2020-04-28T10:41:46.9926314Z"\nDied: "2020-04-28T10:41:47.0496314Z"\nExitCode: 0\n';
-const GO_DEATH = /^Born: "[^"]+"\nDied: "[^"]+"\nExitCode: (-?\d+)\n$/;
+const GO_DEATH = /^Born: "[^"]+"\nDied: "[^"]+"\nExitCode: (-?\d+)\n(?:Ready: "[^"]+"\n)?$/;
 /** Today's code waits forever for these deaths: fail instead of holding the whole run. */
 const BOUNDED = { timeout: 30_000 };
 const CONNECTED = (name: string): RegExp => new RegExp(`Liveness of ${name}: connected`);
@@ -155,7 +155,11 @@ describe('crash-safe deaths: a SIGKILLed dependency', () => {
       const [warning] = warnings(exit.logs, UNRECORDED);
       assert.equal(warning?.dependency, 'main', exit.stderr);
       assert.match(String(warning?.how), /connection closed/);
-      assert.match(readFileSync(join(graveyard, 'main'), 'utf8'), /^Born: "[^"]+"\n$/, 'no Died');
+      assert.match(
+        readFileSync(join(graveyard, 'main'), 'utf8'),
+        /^Born: "[^"]+"\n(?:Ready: "[^"]+"\n)?$/,
+        'no Died',
+      );
       assert.equal(readFileSync(join(graveyard, 'sidecar'), 'utf8').match(GO_DEATH)?.[1], '0');
     },
   );
@@ -174,7 +178,11 @@ describe('crash-safe deaths: a SIGKILLed dependency', () => {
         }),
       );
       await main.stderr(/Watching pod pod updates/);
-      assert.equal(readFileSync(join(graveyard, 'main'), 'utf8'), '{}\n', 'not born');
+      assert.equal(
+        readFileSync(join(graveyard, 'main'), 'utf8'),
+        'BirthDeps: "proxy"\n',
+        'not born',
+      );
       const side = dependent(graveyard);
       await side.stdout(/ready/);
       await side.stderr(CONNECTED('main'));

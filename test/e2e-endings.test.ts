@@ -96,7 +96,7 @@ describe('exit-code policy and the ending keys', () => {
     assert.match(
       readFileSync(join(graveyard, 'sidecar'), 'utf8'),
       new RegExp(
-        `^Born: ${TIME}\nDied: ${TIME}\nExitCode: 0\nChildSignal: SIGTERM\nReason: "death dependency main"\n$`,
+        `^Born: ${TIME}\nDied: ${TIME}\nExitCode: 0\n(?:Ready: "[^"]+"\n)?ChildSignal: SIGTERM\nReason: "death dependency main"\n$`,
       ),
     );
   });
@@ -115,7 +115,7 @@ describe('exit-code policy and the ending keys', () => {
     assert.equal((await run.exited).code, 0);
     assert.match(
       readFileSync(join(graveyard, 'sidecar'), 'utf8'),
-      /\nExitCode: 0\nChildSignal: SIGKILL\nReason: "death dependency main"\n$/,
+      /\nExitCode: 0\n(?:Ready: "[^"]+"\n)?ChildSignal: SIGKILL\nReason: "death dependency main"\n$/,
     );
   });
 
@@ -146,7 +146,7 @@ describe('exit-code policy and the ending keys', () => {
     assert.equal(exit.code, 3);
     assert.match(
       readFileSync(join(graveyard, 'app'), 'utf8'),
-      /\nExitCode: 3\nChildExitCode: 3\nReason: "exited"\n$/,
+      /\nExitCode: 3\n(?:Ready: "[^"]+"\n)?ChildExitCode: 3\nReason: "exited"\n$/,
     );
   });
 
@@ -163,7 +163,7 @@ describe('exit-code policy and the ending keys', () => {
     assert.match(
       readFileSync(join(graveyard, 'app'), 'utf8'),
       new RegExp(
-        `^Born: ${TIME}\nDied: ${TIME}\nExitCode: 0\nChildExitCode: 3\nReason: "exited"\n$`,
+        `^Born: ${TIME}\nDied: ${TIME}\nExitCode: 0\n(?:Ready: "[^"]+"\n)?ChildExitCode: 3\nReason: "exited"\n$`,
       ),
     );
   });
@@ -180,7 +180,7 @@ describe('exit-code policy and the ending keys', () => {
     assert.equal((await run.exited).code, 0);
     assert.match(
       readFileSync(join(graveyard, 'sidecar'), 'utf8'),
-      /\nExitCode: 0\nChildSignal: SIGTERM\nReason: "signal SIGTERM"\n$/,
+      /\nExitCode: 0\n(?:Ready: "[^"]+"\n)?ChildSignal: SIGTERM\nReason: "signal SIGTERM"\n$/,
     );
   });
 

@@ -115,7 +115,10 @@ describe('KUBEXIT_KILL_GROUP', () => {
       const exit = await run.exited;
       assert.match(exit.stdout, /got SIGTERM/);
       assert.equal(exit.code, 5, "the child's own exit code");
-      assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), /ExitCode: 5\n$/);
+      assert.match(
+        readFileSync(join(graveyard, 'app'), 'utf8'),
+        /ExitCode: 5\n(?:Ready: "[^"]+"\n)?$/,
+      );
       const events = traceEvents(exit.logs.at(-1), 'supervisor');
       assert.ok(events.includes('Terminating what is left of the process group'), String(events));
     },
@@ -213,7 +216,10 @@ describe('PID 1', () => {
       const exit = await run.exited;
       assert.match(exit.stdout, /orphans running=0 zombies=0\n/);
       assert.equal(exit.code, 7);
-      assert.match(readFileSync(join(run.graveyard, 'app'), 'utf8'), /ExitCode: 7\n$/);
+      assert.match(
+        readFileSync(join(run.graveyard, 'app'), 'utf8'),
+        /ExitCode: 7\n(?:Ready: "[^"]+"\n)?$/,
+      );
     },
   );
 
@@ -228,7 +234,10 @@ describe('PID 1', () => {
       const exit = await run.exited;
       assert.match(exit.stdout, /orphans running=0 zombies=100\n/);
       assert.equal(exit.code, 7);
-      assert.match(readFileSync(join(run.graveyard, 'app'), 'utf8'), /ExitCode: 7\n$/);
+      assert.match(
+        readFileSync(join(run.graveyard, 'app'), 'utf8'),
+        /ExitCode: 7\n(?:Ready: "[^"]+"\n)?$/,
+      );
     },
   );
 });
