@@ -1,9 +1,9 @@
-// examples/client-server-job (and examples/no-rbac-job, with no API access) run on this machine as a kubelet would run it (test/support/pod.ts):
-// the Pod from the Job's template in the real apiserver, the init container side-loading kubexit
-// from its image into the `kubexit` volume, each app container in its own PID and mount
-// namespaces with kubexit as PID 1, the graveyard a tmpfs shared by bind mounts, and a kubelet
-// that probes readiness and PATCHes pods/status. Then the same pod deleted while it waits: the
-// kubelet's SIGTERM to each container's PID 1.
+// examples/client-server-job (and examples/no-rbac-job, with no API access) run on this machine
+// as a kubelet would run it (test/support/pod.ts): the Pod from the Job's template in the real
+// apiserver, the init container side-loading kubexit from its image into the `kubexit` volume,
+// each app container in its own PID and mount namespaces with kubexit as PID 1, the graveyard a
+// tmpfs shared by bind mounts, and a kubelet that probes readiness and PATCHes pods/status. Then
+// the same pod deleted while it waits: the kubelet's SIGTERM to each container's PID 1.
 //
 // The images are stand-ins: this machine has no curl or nginx, so the "curl" image runs busybox
 // wget on the same URL, and the "nginx" image runs busybox httpd in a small shell that exits 0
