@@ -2,9 +2,10 @@
 // API's own validation, defaulting and admission, nothing created).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { load as loadYaml } from 'js-yaml';
 import { startCluster } from './support/cluster.js';
 import { ROOT } from './support/kubexit.js';
 
@@ -21,6 +22,14 @@ const NEWER: Record<string, { minor: number; rejected: RegExp }> = {
     rejected: /ValidationError\(Job\.spec\.template\.spec\.volumes\[1\]\): unknown field "image"/,
   },
 };
+
+// Examples that need no API access: nothing but the Job, whose pod mounts no token.
+const NO_RBAC = new Set(['no-rbac-job']);
+interface PodSpec {
+  automountServiceAccountToken?: boolean;
+  serviceAccountName?: string;
+  containers: { name: string; env: { name: string }[] }[];
+}
 
 function kubectl(args: string[]): Promise<{ code: number; out: string }> {
   const k8s = started.cluster;
@@ -44,6 +53,7 @@ describe('examples apply to a real kube-apiserver', { skip: started.skip }, () =
       'client-server-job',
       'cloudsql-proxy-job',
       'image-volume',
+      'no-rbac-job',
     ]);
   });
 
@@ -73,11 +83,25 @@ describe('examples apply to a real kube-apiserver', { skip: started.skip }, () =
       } else {
         assert.equal(code, 0, out);
       }
-      for (const kind of ['serviceaccount', 'role', 'rolebinding', ...(older ? [] : ['job'])]) {
+      const rbac = NO_RBAC.has(example) ? [] : ['serviceaccount', 'role', 'rolebinding'];
+      for (const kind of [...rbac, ...(older ? [] : ['job'])]) {
         assert.match(
           out,
           new RegExp(`^${kind}[./][^ ]+ (created|configured) \\(server dry run\\)$`, 'm'),
         );
+      }
+      if (NO_RBAC.has(example)) {
+        assert.doesNotMatch(out, /^(serviceaccount|role|rolebinding)[./]/m, out);
+        // The pod the apiserver accepted above mounts no token and asks the API for nothing.
+        const job = loadYaml(readFileSync(join(EXAMPLES, example, 'job.yaml'), 'utf8')) as {
+          spec: { template: { spec: PodSpec } };
+        };
+        const spec = job.spec.template.spec;
+        for (const c of spec.containers) {
+          const names = c.env.map((e) => e.name);
+          assert.ok(!names.includes('KUBEXIT_POD_NAME'), c.name);
+          assert.ok(!names.includes('KUBEXIT_NAMESPACE'), c.name);
+        }
       }
     });
   }

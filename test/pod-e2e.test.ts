@@ -1,9 +1,9 @@
-// examples/client-server-job run on this machine as a kubelet would run it (test/support/pod.ts):
-// the Pod from the Job's template in the real apiserver, the init container side-loading kubexit
-// from its image into the `kubexit` volume, each app container in its own PID and mount
-// namespaces with kubexit as PID 1, the graveyard a tmpfs shared by bind mounts, and a kubelet
-// that probes readiness and PATCHes pods/status. Then the same pod deleted while it waits: the
-// kubelet's SIGTERM to each container's PID 1.
+// examples/client-server-job (and examples/no-rbac-job, with no API access) run on this machine
+// as a kubelet would run it (test/support/pod.ts): the Pod from the Job's template in the real
+// apiserver, the init container side-loading kubexit from its image into the `kubexit` volume,
+// each app container in its own PID and mount namespaces with kubexit as PID 1, the graveyard a
+// tmpfs shared by bind mounts, and a kubelet that probes readiness and PATCHes pods/status. Then
+// the same pod deleted while it waits: the kubelet's SIGTERM to each container's PID 1.
 //
 // The images are stand-ins: this machine has no curl or nginx, so the "curl" image runs busybox
 // wget on the same URL, and the "nginx" image runs busybox httpd in a small shell that exits 0
@@ -40,6 +40,7 @@ const unable = requires('pod', podPrerequisites);
 const started = unable ? undefined : await startCluster();
 const skip = unable || started?.skip || false;
 
+const NO_RBAC_EXAMPLE = join(EXAMPLE, '..', 'no-rbac-job');
 const SIGKILL = 9;
 const SIGTERM = 15;
 const PAGE = 'served by the simulated nginx\n';
@@ -92,6 +93,26 @@ function clientServerJob(port: number) {
   return job;
 }
 
+/** examples/no-rbac-job's template, its probe on `port` instead of 80, with instant logging. */
+function noRbacJob(port: number) {
+  const job = jobPodTemplate(join(NO_RBAC_EXAMPLE, 'job.yaml'));
+  const server = container(job.template, 'server');
+  const client = container(job.template, 'client');
+  assert.equal(job.template.spec.automountServiceAccountToken, false);
+  assert.equal(server.readinessProbe, undefined, "no kubelet probe: only kubexit's");
+  const probe = server.env?.find((e) => e.name === 'KUBEXIT_READY_PROBE');
+  assert.equal(probe?.value, 'tcp://127.0.0.1:80');
+  probe.value = `tcp://127.0.0.1:${port}`;
+  server.ports = [{ containerPort: port }];
+  assert.deepEqual(client.args, ['http://localhost:80/']);
+  client.args = [`http://localhost:${port}/`];
+  for (const c of [server, client]) {
+    assert.ok(!c.env?.some((e) => e.name === 'KUBEXIT_POD_NAME' || e.name === 'KUBEXIT_NAMESPACE'));
+    c.env = [...(c.env ?? []), { name: 'KUBEXIT_INSTANT_LOGGING', value: 'true' }];
+  }
+  return job;
+}
+
 describe('client-server-job in a simulated pod', { skip, timeout: 60_000 }, () => {
   let k8s: Cluster;
   let kubexitRoot: Image;
@@ -110,8 +131,11 @@ describe('client-server-job in a simulated pod', { skip, timeout: 60_000 }, () =
     for (const root of [kubexitRoot?.root, curlRoot, nginxRoot]) if (root) removeImage(root);
   });
 
-  /** The example's three images as this machine has them; argv maps curl and nginx. */
-  function images(template: PodTemplate, port: number): Record<string, Image> {
+  /**
+   * The example's three images as this machine has them; argv maps curl and nginx. `warmUp`:
+   * seconds the "nginx" waits before it listens.
+   */
+  function images(template: PodTemplate, port: number, warmUp = 0): Record<string, Image> {
     return {
       [container(template, 'kubexit').image]: kubexitRoot,
       [container(template, 'client').image]: {
@@ -128,6 +152,7 @@ describe('client-server-job in a simulated pod', { skip, timeout: 60_000 }, () =
           // On SIGTERM: say what the client's tombstone held at that moment, stop httpd, exit 0.
           const script = [
             `trap 'echo "nginx: SIGTERM; /graveyard/client holds:"; cat /graveyard/client || echo "(nothing)"; kill "$httpd"; wait "$httpd"; exit 0' TERM`,
+            ...(warmUp > 0 ? [`sleep ${warmUp}`] : []),
             `httpd -f -p 127.0.0.1:${port} -h /usr/share/nginx/html &`,
             'httpd=$!',
             'echo "nginx: httpd started"',
@@ -387,6 +412,69 @@ describe('client-server-job in a simulated pod', { skip, timeout: 60_000 }, () =
     } finally {
       sim.dispose();
       removeImage(drainRoot);
+    }
+  });
+
+  it("no-rbac-job: no token, no RBAC, no pod name: the client starts once the server's tombstone says Ready, the server stops once the client died", async () => {
+    const port = await freePort();
+    const job = noRbacJob(port);
+    const ns = await k8s.namespace('pod-e2e-no-rbac');
+    // nginx listens a second late: the client must wait for the probe, not for the child.
+    const sim = await schedulePod(k8s, ns, job, images(job.template, port, 1), NO_RBAC_EXAMPLE);
+    const { kubelet } = sim;
+    try {
+      await kubelet.run();
+      const graveyard = sim.volumes.graveyard as string;
+      const client = await kubelet.containers.get('client')?.exited;
+      const server = await kubelet.containers.get('server')?.exited;
+      assert.ok(client && server);
+      assert.equal(client.code, 0, client.stderr);
+      assert.equal(server.code, 0, server.stderr);
+      // busybox wget makes one attempt: the page proves the server listened before it ran.
+      assert.equal(client.stdout, PAGE, 'wget got the page');
+
+      // No ServiceAccount, Role or RoleBinding was created, and no token was mounted.
+      for (const kind of ['serviceaccounts']) {
+        const list = await k8s.must('GET', `/api/v1/namespaces/${ns}/${kind}`);
+        assert.deepEqual(list.items, [], kind);
+      }
+      const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}`;
+      for (const kind of ['roles', 'rolebindings']) {
+        assert.deepEqual((await k8s.must('GET', `${rbac}/${kind}`)).items, [], kind);
+      }
+      assert.deepEqual(readdirSync(sim.volumes.graveyard as string).sort(), ['client', 'server']);
+
+      const clientStone = readFileSync(join(graveyard, 'client'), 'utf8');
+      const serverStone = readFileSync(join(graveyard, 'server'), 'utf8');
+      const serverReady = /^Ready: "([^"]+)"$/m.exec(serverStone)?.[1];
+      const [, clientBorn, clientDied] = LIVED.exec(clientStone) ?? [];
+      const [, serverBorn, serverDied, serverCode] =
+        LIVED.exec(serverStone.replace(/^(ChildExitCode|ChildSignal|Reason): .*\n/gm, '')) ?? [];
+      assert.ok(
+        serverReady && clientBorn && clientDied && serverBorn && serverDied,
+        clientStone + serverStone,
+      );
+      assert.equal(serverCode, '0');
+      // The order, from the tombstones: server born, ready (its probe), client born, client
+      // died, server died.
+      assert.ok(wallMs(serverBorn) < wallMs(serverReady), serverStone);
+      assert.ok(wallMs(serverReady) <= wallMs(clientBorn), clientStone + serverStone);
+      assert.ok(wallMs(clientDied) < wallMs(serverDied), clientStone + serverStone);
+      assert.match(serverStone, /^Reason: "death dependency client"$/m);
+
+      // The client's kubexit waited on the tombstone only: never the API.
+      const clientEvents = events(client);
+      assert.ok(clientEvents.includes('All birth deps ready: server'), clientEvents.join('\n'));
+      assert.ok(!clientEvents.some((e) => e.startsWith('Pod Watch')), clientEvents.join('\n'));
+      assert.ok(
+        !client.logs.some((l) => l.level === 'error' || l.level === 'warning'),
+        client.stderr,
+      );
+
+      const pod = await k8s.must('GET', `/api/v1/namespaces/${ns}/pods/${sim.pod.metadata.name}`);
+      assert.equal((pod.status as { phase: string }).phase, 'Succeeded');
+    } finally {
+      sim.dispose();
     }
   });
 

@@ -752,31 +752,36 @@ export interface SimulatedPod {
 
 /**
  * What `kubectl apply -k` and the Job controller, scheduler and kubelet do before any container
- * starts: the example's ServiceAccount, Role and RoleBinding in `namespace`, a Pod from the
- * template bound to this node, a token bound to that Pod in a service-account folder, and the
- * pod's emptyDir volumes (a tmpfs for `medium: Memory`).
+ * starts: the example's ServiceAccount, Role and RoleBinding in `namespace` (if it has them), a
+ * Pod from the template bound to this node, a token bound to that Pod in a service-account
+ * folder (unless `automountServiceAccountToken: false`), and the pod's emptyDir volumes (a tmpfs
+ * for `medium: Memory`). `example`: the folder of the manifests (client-server-job's default).
  */
 export async function schedulePod(
   k8s: Cluster,
   namespace: string,
   job: { jobName: string; template: PodTemplate },
   images: Record<string, Image>,
+  example = EXAMPLE,
 ): Promise<SimulatedPod> {
   const base = `/api/v1/namespaces/${namespace}`;
   const rbac = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}`;
   const manifest = (file: string) =>
-    parse(readFileSync(join(EXAMPLE, file), 'utf8')) as Record<string, unknown> & {
+    parse(readFileSync(join(example, file), 'utf8')) as Record<string, unknown> & {
       metadata: Record<string, unknown>;
     };
-  const sa = manifest('service-account.yaml');
-  await k8s.must('POST', `${base}/serviceaccounts`, sa);
-  await k8s.must('POST', `${rbac}/roles`, manifest('role.yaml'));
-  const binding = manifest('role-binding.yaml') as ReturnType<typeof manifest> & {
-    subjects: { kind: string; namespace?: string }[];
-  };
-  // As kustomize's `namespace:` does: service-account subjects are in that namespace.
-  for (const s of binding.subjects) if (s.kind === 'ServiceAccount') s.namespace = namespace;
-  await k8s.must('POST', `${rbac}/rolebindings`, binding);
+  // An example without them (no-rbac-job) gets none: its pod has no access to the API.
+  if (existsSync(join(example, 'service-account.yaml'))) {
+    const sa = manifest('service-account.yaml');
+    await k8s.must('POST', `${base}/serviceaccounts`, sa);
+    await k8s.must('POST', `${rbac}/roles`, manifest('role.yaml'));
+    const binding = manifest('role-binding.yaml') as ReturnType<typeof manifest> & {
+      subjects: { kind: string; namespace?: string }[];
+    };
+    // As kustomize's `namespace:` does: service-account subjects are in that namespace.
+    for (const s of binding.subjects) if (s.kind === 'ServiceAccount') s.namespace = namespace;
+    await k8s.must('POST', `${rbac}/rolebindings`, binding);
+  }
 
   // The Job controller's pod: <job>-<5 random characters>, the template's labels plus its own.
   const name = `${job.jobName}-${Math.random().toString(36).slice(2, 7)}`;
@@ -796,20 +801,25 @@ export async function schedulePod(
   });
   const pod = (await k8s.must('GET', `${base}/pods/${name}`)) as unknown as Pod;
 
-  // The projected token the kubelet mounts: bound to this pod.
-  const account = pod.spec.serviceAccountName ?? 'default';
-  const request = await k8s.must('POST', `${base}/serviceaccounts/${account}/token`, {
-    apiVersion: 'authentication.k8s.io/v1',
-    kind: 'TokenRequest',
-    spec: {
-      expirationSeconds: 3607,
-      boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata.uid },
-    },
-  });
-  const serviceAccountDir = k8s.serviceAccountDir(
-    namespace,
-    (request.status as { token: string }).token,
-  );
+  // The projected token the kubelet mounts, bound to this pod: none when the pod opts out
+  // (the kubelet then mounts nothing, and this folder stays empty and unused).
+  let serviceAccountDir = tempDir('kubexit-sa-none-');
+  if (pod.spec.automountServiceAccountToken !== false) {
+    rmSync(serviceAccountDir, { recursive: true, force: true });
+    const account = pod.spec.serviceAccountName ?? 'default';
+    const request = await k8s.must('POST', `${base}/serviceaccounts/${account}/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: {
+        expirationSeconds: 3607,
+        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata.uid },
+      },
+    });
+    serviceAccountDir = k8s.serviceAccountDir(
+      namespace,
+      (request.status as { token: string }).token,
+    );
+  }
 
   const volumes: Record<string, string> = {};
   const unmounts: string[] = [];
