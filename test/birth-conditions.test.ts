@@ -51,6 +51,14 @@ describe('a tombstone judged for each condition', () => {
     const v = judge('go', 'ready', born);
     assert.ok('why' in v && /Go kubexit/.test(v.why));
   });
+  it("with the pod status read too, a Ready that only says the child runs (no probe: the time of Born) is left to the kubelet; a probe's Ready counts", () => {
+    const implicit = judge('d', 'ready', ready, true);
+    assert.ok('why' in implicit && /pod status/.test(implicit.why));
+    assert.deepEqual(judge('d', 'ready', { born: T, ready: '2026-01-01T00:00:01Z' }, true), {
+      met: true,
+    });
+    assert.deepEqual(judge('d', 'ready', ready, false), { met: true });
+  });
 });
 
 describe('the pod status judged for each condition', () => {

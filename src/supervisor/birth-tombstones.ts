@@ -23,6 +23,11 @@ export interface TombstoneHooks {
   failed(err: Error): void;
   /** The graveyard could not be watched again: changes go unseen meanwhile. */
   lost(err: Error): void;
+  /**
+   * The pod status is read too: a `Ready` that only says the child runs (no probe: written with
+   * Born, same time) is left to it, since the kubelet runs that container's readiness probe.
+   */
+  podStatusToo?: boolean;
 }
 
 export interface TombstoneSource {
@@ -42,7 +47,12 @@ function exitText(t: Tombstone): string {
  * `ready` needs the Ready key, which Go kubexits never write: their Born means started, no
  * more (their readiness comes from the API, as it always did). Once met, a condition stays met.
  */
-export function judge(name: string, condition: Condition, t: Tombstone): Verdict {
+export function judge(
+  name: string,
+  condition: Condition,
+  t: Tombstone,
+  podStatusToo = false,
+): Verdict {
   const dead = t.died !== undefined;
   switch (condition) {
     case 'started':
@@ -51,11 +61,13 @@ export function judge(name: string, condition: Condition, t: Tombstone): Verdict
         return { hopeless: `birth dependency ${name} ended before it started (${exitText(t)})` };
       return { met: false, why: 'not started' };
     case 'ready':
-      if (t.ready !== undefined) return { met: true };
+      if (t.ready !== undefined && !(podStatusToo && t.ready === t.born)) return { met: true };
       if (dead)
         return {
           hopeless: `birth dependency ${name} ended before it was ready (${exitText(t)})`,
         };
+      if (t.ready !== undefined)
+        return { met: false, why: 'running, no probe of its own: the pod status says when ready' };
       if (t.born !== undefined)
         return {
           met: false,
@@ -138,7 +150,7 @@ export function watchBirthTombstones(
       return say(name, t);
     }
     state.seen = true;
-    const verdict = judge(name, dep.condition, t);
+    const verdict = judge(name, dep.condition, t, hooks.podStatusToo);
     if ('hopeless' in verdict) {
       say(name, verdict.hopeless);
       stop();

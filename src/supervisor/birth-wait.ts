@@ -79,6 +79,7 @@ export function waitForBirth(wait: BirthWait): Promise<void> {
     if (graveyard) {
       try {
         tombstones = watchBirthTombstones(graveyard, config.name, deps, trace, {
+          podStatusToo: api,
           met,
           failed: (err) => finish(err),
           lost: (err) =>
