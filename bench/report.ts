@@ -110,6 +110,16 @@ export const MEASURES: Measure[] = [
     vs: [],
   },
   {
+    key: 'death.killedClose',
+    title: "SIGKILL → the bench's own link closes",
+    note:
+      'the same kills, as a connection of the bench to that socket sees them: the kernel' +
+      ' tearing the killed process down, then the bench waking',
+    unit: 'ms',
+    tail: true,
+    vs: [],
+  },
+  {
     key: 'death.http',
     title: 'death → DEATH_HTTP POST arrives',
     note: 'Died by rename → a node:http server in the bench gets the POST',
