@@ -1,9 +1,9 @@
 // The benchmark's harness: the supervisors' common ground (paths, settings, processes and their
 // lines, graveyards), and cleaning up whatever happens (exit, Ctrl-C, a failure).
 import { spawn, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -23,6 +23,10 @@ export const RUNS = {
   birth: num('BENCH_BIRTH_RUNS', 50),
   rss: num('BENCH_RSS_RUNS', 10),
   cgroup: num('BENCH_CGROUP_RUNS', 5),
+  killed: num('BENCH_KILLED_RUNS', 20),
+  readiness: num('BENCH_READINESS_RUNS', 15),
+  http: num('BENCH_HTTP_RUNS', 30),
+  group: num('BENCH_GROUP_RUNS', 30),
 };
 export const FANOUT = num('BENCH_FANOUT', 300);
 
@@ -53,7 +57,7 @@ function cleanUp(): void {
 process.on('exit', cleanUp);
 
 /** The children of pid, theirs, and so on (a killed supervisor would leave its child behind). */
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   let tasks: string[] = [];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
@@ -150,6 +154,27 @@ export function start(
       });
     });
   return { proc, line, exited, logged };
+}
+
+/** Resolves once the file's text matches re: checked at once, then on each change of its folder. */
+export function fileMatches(path: string, re: RegExp): Promise<void> {
+  const matches = (): boolean => {
+    try {
+      return re.test(readFileSync(path, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  return new Promise((resolve) => {
+    const watcher = watch(dirname(path), () => {
+      if (matches()) done();
+    });
+    const done = (): void => {
+      watcher.close();
+      resolve();
+    };
+    if (matches()) done();
+  });
 }
 
 export const ns = (line: string): bigint => BigInt(line.split(' ')[1] ?? '0');

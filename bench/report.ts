@@ -55,6 +55,8 @@ interface Measure {
   tail?: boolean;
   /** A memory cgroup figure: the child's own charge, measured alone, is subtracted. */
   cgroup?: boolean;
+  /** Said in the summary table only, after the title. */
+  note?: string;
   /** The baselines that do the same thing (birth: the PATCH round trip). */
   vs: string[];
 }
@@ -82,6 +84,68 @@ export const MEASURES: Measure[] = [
     unit: 'ms',
     tail: true,
     vs: ['C'],
+  },
+  {
+    key: 'death.group',
+    title: 'death reaction, rename, process group',
+    note: 'KUBEXIT_KILL_GROUP=true',
+    unit: 'ms',
+    tail: true,
+    vs: [],
+  },
+  {
+    key: 'death.single',
+    title: 'death reaction, rename, no group',
+    note: 'the same rounds, interleaved',
+    unit: 'ms',
+    tail: true,
+    vs: [],
+  },
+  {
+    key: 'death.killed',
+    title: 'SIGKILLed dependency → child gets TERM',
+    note: 'the dependent follows its liveness socket; goal p99 ≤ 5 ms',
+    unit: 'ms',
+    tail: true,
+    vs: [],
+  },
+  {
+    key: 'death.killedClose',
+    title: "SIGKILL → the bench's own link closes",
+    note:
+      'the same kills, as a connection of the bench to that socket sees them: the kernel' +
+      ' tearing the killed process down, then the bench waking',
+    unit: 'ms',
+    tail: true,
+    vs: [],
+  },
+  {
+    key: 'death.http',
+    title: 'death → DEATH_HTTP POST arrives',
+    note: 'Died by rename → a node:http server in the bench gets the POST',
+    unit: 'ms',
+    tail: true,
+    vs: [],
+  },
+  {
+    key: 'ready.listen',
+    title: 'server listens → client child runs',
+    note:
+      'tombstones only; KUBEXIT_READY_PROBE=tcp://…, default settings; the server listens' +
+      ' 0–200 ms after it starts; goal p99 ≤ 150 ms',
+    unit: 'ms',
+    tail: true,
+    vs: [],
+  },
+  {
+    key: 'ready.tombstone',
+    title: 'Ready lands → client child runs',
+    note:
+      "Ready timed by the bench's own inotify watch on the graveyard, which wakes a little" +
+      ' after it lands: a lower bound; goal p99 ≤ 5 ms',
+    unit: 'ms',
+    tail: true,
+    vs: [],
   },
   { key: 'birth', title: 'birth reaction: PATCH → child runs', unit: 'ms', vs: ['PATCH'] },
   {
@@ -156,13 +220,31 @@ export function summary(list: Supervisor[]): string {
   for (const m of MEASURES) {
     if (!results.get(m.key)) continue;
     let title = m.title;
+    if (m.note) title += ` (${m.note})`;
     if (m.key === 'birth') title += ` (PATCH alone ${f2(figure(m, 'PATCH'))} ms)`;
     if (m.cgroup)
       title += ` (net of the child's ${f2(pct(results.get(m.key)?.get('child') ?? [], 50))} MiB)`;
     rows.push(`| ${title} | ${list.map((s) => cell(m, s, 50)).join(' | ')} |`);
     if (m.tail) rows.push(`| ${m.title}, p99 | ${list.map((s) => cell(m, s, 99)).join(' | ')} |`);
+    if (m.key === 'death.single') rows.push(groupCost(list));
   }
+  if (MEASURES.some((m) => m.vs.length === 0 && results.get(m.key)))
+    rows.push(
+      `\nNo baseline has a counterpart of the SIGKILL, group, HTTP or readiness rows: tini and the` +
+        ` C reference neither follow a liveness socket, nor signal a group, nor call HTTP, nor probe.`,
+    );
   return rows.join('\n');
+}
+
+/** The extra time of KUBEXIT_KILL_GROUP=true: group minus single, medians and p99s. */
+function groupCost(list: Supervisor[]): string {
+  const cells = list.map((s) => {
+    const g = results.get('death.group')?.get(s.id);
+    const one = results.get('death.single')?.get(s.id);
+    if (!g?.length || !one?.length) return '—';
+    return `${f2(pct(g, 50) - pct(one, 50))} ms (p99 ${f2(pct(g, 99) - pct(one, 99))} ms)`;
+  });
+  return `| process group's extra: group − no group | ${cells.join(' | ')} |`;
 }
 
 export const loadStart = loadavg();

@@ -8,20 +8,38 @@
 //   death reaction: the dependency's Died tombstone is published → the child gets SIGTERM, with
 //     every kind of writer: an atomic rename (TypeScript kubexit), a rewrite in place with O_TRUNC
 //     (Go kubexit), and one rename seen by BENCH_FANOUT (300) dependents at once
+//   SIGKILLed dependency: its kubexit is SIGKILLed → a connected dependent's child gets SIGTERM
+//   tombstone readiness: the server listens → the client's child runs (default probe settings),
+//     and the server's Ready lands → the client's child runs
+//   death HTTP: the Died tombstone is published → the KUBEXIT_DEATH_HTTP POST arrives
+//   process group: the death reaction with KUBEXIT_KILL_GROUP=true and without
 //   birth reaction (a real apiserver): the PATCH that makes the dependency ready → the child runs
 //   memory: VmRSS and RssAnon, and what a memory cgroup holding the supervisor is charged
 // The child is bench/probe.c, which prints CLOCK_MONOTONIC as process.hrtime reads it; tombstones
 // are written by bench/writer.c, which prints the time just before it publishes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  watch,
+} from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import { startCluster, type Cluster } from '../test/support/cluster.js';
 import {
   baseEnv,
+  descendants,
   EXE,
   FANOUT,
   type Figures,
+  fileMatches,
   graveyard,
+  kill,
   ms,
   ns,
   OUT,
@@ -109,8 +127,12 @@ async function forward(s: Supervisor): Promise<Figures> {
 }
 
 /** The dependency holds a Born tombstone (as it would), then dies by the writer's kind. */
-async function death(s: Supervisor, how: 'rename' | 'inplace'): Promise<number> {
-  const env = baseEnv({ KUBEXIT_DEATH_DEPS: 'main' });
+async function death(
+  s: Supervisor,
+  how: 'rename' | 'inplace',
+  extra: Record<string, string> = {},
+): Promise<number> {
+  const env = baseEnv({ KUBEXIT_DEATH_DEPS: 'main', ...extra });
   const dep = join(env.KUBEXIT_GRAVEYARD as string, 'main');
   await write('born', dep);
   const run = start([...s.argv, PROBE, 'term'], env);
@@ -123,6 +145,151 @@ async function death(s: Supervisor, how: 'rename' | 'inplace'): Promise<number> 
 
 async function deaths(s: Supervisor): Promise<Figures> {
   return { 'death.rename': await death(s, 'rename'), 'death.inplace': await death(s, 'inplace') };
+}
+
+/** The rename death reaction with the child in its own process group, and without. */
+let groupFirst = false;
+async function groups(s: Supervisor): Promise<Figures> {
+  const group = (): Promise<number> => death(s, 'rename', { KUBEXIT_KILL_GROUP: 'true' });
+  const single = (): Promise<number> => death(s, 'rename');
+  groupFirst = !groupFirst; // alternate which goes first, so that neither always runs warmer
+  if (groupFirst) {
+    const g = await group();
+    return { 'death.group': g, 'death.single': await single() };
+  }
+  const one = await single();
+  return { 'death.group': await group(), 'death.single': one };
+}
+
+/**
+ * A dependency's kubexit is SIGKILLed (it writes no Died): a dependent connected to its liveness
+ * socket sees the connection close → its child gets SIGTERM.
+ */
+async function killed(s: Supervisor): Promise<Figures> {
+  const dir = graveyard();
+  const depEnv = baseEnv({ KUBEXIT_NAME: 'main' }, dir);
+  const dep = start([...s.argv, PROBE, 'term'], depEnv);
+  await dep.line(); // its child runs
+  await fileMatches(join(dir, 'main'), /^Born:/m);
+  const env = baseEnv({ KUBEXIT_DEATH_DEPS: 'main', KUBEXIT_INSTANT_LOGGING: 'true' }, dir);
+  const run = start([...s.argv, PROBE, 'term'], env);
+  await run.line(); // ready
+  await run.logged(/Liveness of main: connected/);
+  // The bench follows the socket too: when its own connection closes is the kernel's part.
+  const own = connect(join(dir, '.main.alive'));
+  await new Promise((resolve, reject) => own.once('connect', resolve).once('error', reject));
+  const closed = new Promise<bigint>((resolve) =>
+    own.once('close', () => resolve(process.hrtime.bigint())),
+  );
+  own.on('error', () => undefined); // a reset is a close too
+  const orphans = descendants(dep.proc.pid as number); // its child, left behind by the KILL
+  const t0 = process.hrtime.bigint();
+  dep.proc.kill('SIGKILL');
+  const t1 = ns(await run.line());
+  const tc = await closed;
+  orphans.forEach(kill);
+  await Promise.all([run.exited, dep.exited]);
+  return { 'death.killed': ms(t1 - t0), 'death.killedClose': ms(tc - t0) };
+}
+
+/** A free loopback port, as the kernel hands one out (closed again: a small race; a round lost to it is said and left out). */
+async function freePort(): Promise<number> {
+  const srv = createTcpServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as AddressInfo;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+// The server's child: listens after 0–200 ms (a server starting up) and prints when it listens.
+const TCP_SERVER = `
+const net = require('node:net');
+setTimeout(() => {
+  const srv = net.createServer((c) => c.end());
+  srv.listen(Number(process.argv[1]), '127.0.0.1', () =>
+    console.log('listening ' + process.hrtime.bigint()));
+}, Math.random() * 200);
+`;
+
+/**
+ * Readiness from tombstones alone: a server kubexit probes its child's port; a client kubexit
+ * (no pod name: tombstones only) waits for it. Ready is timed by this harness's own inotify
+ * watch on the graveyard (the moment the bench sees the tombstone holding Ready, a little after
+ * it lands): the second figure is thus a lower bound, by about one wakeup.
+ */
+async function readiness(s: Supervisor): Promise<Figures> {
+  const dir = graveyard();
+  const port = await freePort();
+  let ready: bigint | undefined;
+  const watcher = watch(dir, (_event, name) => {
+    const t = process.hrtime.bigint();
+    if (ready !== undefined || name !== 'server') return;
+    try {
+      if (/^Ready:/m.test(readFileSync(join(dir, 'server'), 'utf8'))) ready = t;
+    } catch {
+      // replaced meanwhile: the next event reads it
+    }
+  });
+  const client = start(
+    [...s.argv, PROBE, 'start'],
+    baseEnv({ KUBEXIT_NAME: 'client', KUBEXIT_BIRTH_DEPS: 'server' }, dir),
+  );
+  const server = start(
+    [...s.argv, process.execPath, '-e', TCP_SERVER, String(port)],
+    baseEnv({ KUBEXIT_NAME: 'server', KUBEXIT_READY_PROBE: `tcp://127.0.0.1:${port}` }, dir),
+  );
+  try {
+    const listening = ns(await server.line());
+    const runs = ns(await client.line());
+    await client.exited;
+    if (ready === undefined) throw new Error('the bench did not see Ready land');
+    return { 'ready.listen': ms(runs - listening), 'ready.tombstone': ms(runs - ready) };
+  } finally {
+    watcher.close();
+    server.proc.kill('SIGTERM');
+    client.proc.kill('SIGTERM');
+    await Promise.all([server.exited, client.exited]);
+  }
+}
+
+/** The dependency's Died is published → the POST of KUBEXIT_DEATH_HTTP reaches this server. */
+interface QuitServer {
+  server: Server;
+  url: string;
+  next: () => Promise<bigint>;
+}
+
+async function quitServer(): Promise<QuitServer> {
+  let waiting: ((t: bigint) => void) | undefined;
+  const server = createServer((req, res) => {
+    const t = process.hrtime.bigint();
+    if (req.method === 'POST') waiting?.(t);
+    waiting = undefined;
+    req.resume();
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const next = (): Promise<bigint> => new Promise((resolve) => (waiting = resolve));
+  return { server, url: `http://127.0.0.1:${port}/quitquitquit`, next };
+}
+
+async function deathHttp(s: Supervisor, quit: QuitServer): Promise<Figures> {
+  const env = baseEnv({
+    KUBEXIT_DEATH_DEPS: 'main',
+    KUBEXIT_DEATH_HTTP: quit.url,
+    // the call replaces the signal: the KILL after this grace period ends the round
+    KUBEXIT_GRACE_PERIOD: '50ms',
+  });
+  const dep = join(env.KUBEXIT_GRAVEYARD as string, 'main');
+  await write('born', dep);
+  const run = start([...s.argv, PROBE, 'term'], env);
+  await run.line(); // ready
+  const posted = quit.next();
+  const t0 = await write('rename', dep);
+  const t1 = await posted;
+  await run.exited;
+  return { 'death.http': ms(t1 - t0) };
 }
 
 /**
@@ -261,6 +428,26 @@ async function main(): Promise<void> {
     );
   else await interleaved(dependents, RUNS.fanout, fanout, false);
   printLines(['death.fanout'], list);
+  await interleaved(kubexits, RUNS.group, groups);
+  printLines(['death.group', 'death.single'], list);
+  for (const s of kubexits) {
+    const of = (key: string, p: number): number => pct(results.get(key)?.get(s.id) ?? [], p);
+    if (!results.get('death.group')?.get(s.id)) continue;
+    console.log(
+      `  ${s.id.padEnd(5)} process group costs: median ${f2(of('death.group', 50) - of('death.single', 50))} ms,` +
+        ` p99 ${f2(of('death.group', 99) - of('death.single', 99))} ms`,
+    );
+  }
+  await interleaved(kubexits, RUNS.killed, killed);
+  printLines(['death.killed', 'death.killedClose'], list);
+  if (RUNS.http > 0) {
+    const quit = await quitServer();
+    await interleaved(kubexits, RUNS.http, (s) => deathHttp(s, quit));
+    quit.server.close();
+    printLines(['death.http'], list);
+  }
+  await interleaved(kubexits, RUNS.readiness, readiness);
+  printLines(['ready.listen', 'ready.tombstone'], list);
   await interleaved(list, RUNS.rss, rss);
   printLines(['mem.vmrss', 'mem.anon'], list);
 
