@@ -1,8 +1,7 @@
 // What a death does to our child: which deaths count (a dependency's condition), and the death
 // action itself, a signal or an HTTP quit call with the signal as its fallback. The grace period
 // and the KILL that follow are the supervisor's.
-import { request as httpRequest, type ClientRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { ClientRequest, request as httpRequest } from 'node:http';
 import type { Child } from './child.js';
 import type { DeathCondition, EndingConfig } from './config.js';
 import { formatDuration, toMillis } from './duration.js';
@@ -62,8 +61,26 @@ export async function runDeathAction(
 
 type PostResult = { ok: true; status: number } | { ok: false; error: string };
 
+type Request = typeof httpRequest;
+
+/**
+ * node:http or node:https (TLS), loaded on first use: most runs never call a URL, and loading
+ * them costs start-up time and memory. The supervisor warms it once the child runs.
+ */
+export function loadRequest(url: string): Promise<Request> {
+  return url.startsWith('https:')
+    ? import('node:https').then((m) => m.request)
+    : import('node:http').then((m) => m.request);
+}
+
 /** One POST with an empty body; any 2xx status is a success. Never rejects. */
-export function post(url: string, timeout: bigint, abort: AbortSignal): Promise<PostResult> {
+export async function post(url: string, timeout: bigint, abort: AbortSignal): Promise<PostResult> {
+  let request: Request;
+  try {
+    request = await loadRequest(url);
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
   return new Promise((resolve) => {
     let req: ClientRequest | undefined;
     let settled = false;
@@ -81,7 +98,6 @@ export function post(url: string, timeout: bigint, abort: AbortSignal): Promise<
     const onAbort = (): void => settle({ ok: false, error: 'the child has exited' });
     abort.addEventListener('abort', onAbort);
     try {
-      const request = url.startsWith('https:') ? httpsRequest : httpRequest;
       req = request(url, {
         method: 'POST',
         agent: false, // one connection, closed after: nothing outlives the call

@@ -3,7 +3,7 @@
 import type { WaitForBirth } from './birth.js';
 import { endRestOfGroup, startChild, type Child } from './child.js';
 import { birthDepText, type Config } from './config.js';
-import { deathCounts, runDeathAction } from './death-action.js';
+import { deathCounts, loadRequest, runDeathAction } from './death-action.js';
 import { formatDuration, toMillis } from './duration.js';
 import { OwnTombstone, type Graveyard } from './graveyard.js';
 import type { DeathWatch } from './death.js';
@@ -264,6 +264,8 @@ export async function supervise(
     return ending({ kind: 'failed', error: wrap('failed to create tombstone', err) });
   }
   const probe = config.readyProbe ? await startReadyProbe(config, tombstone, log) : undefined;
+  // The quit call's HTTP client, loaded now that the child runs, not when a death is waiting.
+  if (how.deathHttp !== undefined) void loadRequest(how.deathHttp).catch(() => {});
 
   const exit = await child.exited;
   probe?.stop();

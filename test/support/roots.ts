@@ -88,7 +88,7 @@ export function qemuAarch64(): string | false {
   return false;
 }
 
-export const TOMBSTONE = /^Born: "[^"]+"\nDied: "[^"]+"\nExitCode: (\d+)\n$/;
+export const TOMBSTONE = /^Born: "[^"]+"\nDied: "[^"]+"\nExitCode: (\d+)\n(?:Ready: "[^"]+"\n)?$/;
 
 export function readTombstone(path: string): string | undefined {
   try {
