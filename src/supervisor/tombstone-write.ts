@@ -117,7 +117,9 @@ function writeAtomic(dir: string, path: string, buf: Buffer): void {
  * Over the existing regular file (or a new one): no new block is needed when the old content
  * already has one. Shrinks (to the new length) before writing: a one-read reader sees the old
  * bytes, the new ones, or a mix of the two no longer than either, never an empty file (and a
- * tmpfs truncated to 0 would give its page back). O_CREAT only when nothing is there: a temp
+ * tmpfs truncated to 0 would give its page back). One race is the kernel's: a read that took
+ * the size before a shrink and the bytes after it gets the new tombstone and then NULs; the
+ * shrink's own inotify event makes a watcher read again. O_CREAT only when nothing is there: a temp
  * name too long for PATH_MAX still leaves room for the tombstone's own name.
  */
 function writeInPlace(path: string, buf: Buffer): void {
