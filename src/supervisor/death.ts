@@ -59,10 +59,8 @@ export function watchDeaths(
   // Crash-safe deaths: a dependency whose tombstone says it lives is followed (liveness.ts);
   // when its kubexit is gone, its tombstone is read once more: Died there is a normal death.
   const liveness = followLiveness(graveyard.dir, trace, (name, how) => {
-    check(name);
+    const tombstone = check(name) ?? {};
     if (done) return;
-    const read = graveyard.read(name);
-    const tombstone = read.kind === 'text' ? (parseCanonical(read.text) ?? {}) : {};
     // No ExitCode: a condition sees a failure (main:failed counts it, main:succeeded doesn't).
     const death = { name, tombstone, unrecorded: how };
     if (!counts(death)) return trace.event(`Death not counted: ${name} (without a record)`);
@@ -91,14 +89,16 @@ export function watchDeaths(
     trace.event(`${where}: done`);
   };
 
-  const check = (name: string): void => {
+  /** Acts on what the tombstone says; returns it when it was read and not acted on. */
+  const check = (name: string): Tombstone | undefined => {
     if (done) return;
     trace.event(`Reading tombstone: ${name}`);
     const read = graveyard.read(name);
     if (read.kind === 'none') return void problems.delete(name);
     if (read.kind === 'ignored') {
       // Not a tombstone (a FIFO, a symlink, a huge file…): no news, neither death nor error.
-      return problem(name, read.problem, `Ignoring tombstone ${name}: ${read.detail}`);
+      problem(name, read.problem, `Ignoring tombstone ${name}: ${read.detail}`);
+      return;
     }
     const text = read.text;
     let tombstone: Tombstone | undefined;
@@ -115,18 +115,19 @@ export function watchDeaths(
     } catch (err) {
       // A garbage tombstone is not a death; the next write will be re-read.
       const message = (err as Error).message;
-      return problem(name, message, `Handler error: failed to read tombstone ${name}: ${message}`);
+      problem(name, message, `Handler error: failed to read tombstone ${name}: ${message}`);
+      return;
     }
     if (isDead(tombstone) && !counts({ name, tombstone })) {
       const code = tombstone.exitCode ?? 'none';
-      return problem(
-        name,
-        `uncounted ${tombstone.died}`,
-        `Death not counted: ${name} (ExitCode ${code})`,
-      );
+      problem(name, `uncounted ${tombstone.died}`, `Death not counted: ${name} (ExitCode ${code})`);
+      return tombstone;
     }
     problems.delete(name);
-    if (!isDead(tombstone)) return liveness.follow(name);
+    if (!isDead(tombstone)) {
+      liveness.follow(name);
+      return tombstone;
+    }
     die({ name, tombstone });
   };
 
@@ -154,7 +155,7 @@ export function watchDeaths(
     if (isTempName(name)) return;
     const owner = livenessOwner(name); // a dependency's socket came or went: look again
     if (owner !== undefined && !wanted.has(name)) {
-      if (wanted.has(owner)) return check(owner);
+      if (wanted.has(owner)) return void check(owner);
       // Ours, removed: it would hide the folder's own deletion from this watch (liveness.ts).
       if (giveUpIfRemoved()) trace.event(`${where}: our liveness socket was removed: given up`);
       return;
