@@ -77,6 +77,10 @@ async function main(argv: string[]): Promise<number> {
   if (argv.length === 1 && argv[0] === '--version') return print(`kubexit ${version}\n`);
   if (argv.length === 1 && argv[0] === '--help') return print(HELP);
   if (argv.length === 2 && argv[0] === 'install') return installInto(argv[1] as string);
+  // In a wrapped container KUBEXIT_NAME is set: a command named like a tool is still supervised.
+  if (isTool(argv[0]) && process.env.KUBEXIT_NAME === undefined) {
+    return (await import('./tooling/cli.js')).runTool(argv);
+  }
 
   const log = new Log();
   let config: Config;
@@ -161,6 +165,11 @@ function report(log: Log, config: Config, outcome: Outcome): void {
         log.summary('supervising proceed successfully', { exit_code, signal });
       }
   }
+}
+
+/** The manifest tools' names, kept here so that a supervised run never loads their module. */
+function isTool(name: string | undefined): boolean {
+  return name === 'inject' || name === 'lint' || name === 'graph' || name === 'webhook';
 }
 
 /** `kubexit install <dir>`: the executable (and its loader and libraries) into a volume. */
