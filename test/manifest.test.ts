@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   asksForKubexit,
+  configOf,
   containersOf,
   parseSource,
   podTemplates,
   positionOf,
 } from '../src/tooling/manifest.js';
+import { usesApi } from '../src/supervisor/config.js';
 
 const KINDS = `
 apiVersion: v1
@@ -82,5 +84,48 @@ describe('manifest: pod templates in YAML sources', () => {
 
   it('reads an empty source as no documents', () => {
     assert.deepEqual(podTemplates(parseSource('-', '')), []);
+  });
+});
+
+describe('manifest: a container judged by the runtime validation', () => {
+  const pod = (env: string) =>
+    containersOf(
+      podTemplates(
+        parseSource('p.yaml', `kind: Pod\nspec:\n  containers:\n  - name: c\n    env: ${env}\n`),
+      )[0]!.spec,
+    )[0]!;
+
+  it('reports every bad variable, each as the runtime refuses it, and configures the rest', () => {
+    const { errors, config } = configOf(
+      pod(
+        '[{name: KUBEXIT_NAME, value: c}, {name: KUBEXIT_GRACE_PERIOD, value: ten}, {name: KUBEXIT_BIRTH_DEPS, value: "a,B_2"}, {name: KUBEXIT_DEATH_DEPS, value: main}]',
+      ),
+    );
+    assert.deepEqual(
+      errors.map((e) => e.variable),
+      ['KUBEXIT_BIRTH_DEPS', 'KUBEXIT_GRACE_PERIOD'],
+    );
+    assert.match(errors[1]!.message, /KUBEXIT_GRACE_PERIOD="ten" is invalid/);
+    assert.deepEqual(config?.deathDeps, ['main']);
+  });
+
+  it('stands in for downward-API values, and names them', () => {
+    const { errors, config, fromElsewhere } = configOf(
+      pod(
+        '[{name: KUBEXIT_NAME, value: c}, {name: KUBEXIT_BIRTH_DEPS, value: s}, {name: KUBEXIT_POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}, {name: KUBEXIT_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}]',
+      ),
+    );
+    assert.deepEqual(errors, []);
+    assert.ok(config !== undefined && usesApi(config));
+    assert.deepEqual([...fromElsewhere], ['KUBEXIT_POD_NAME', 'KUBEXIT_NAMESPACE']);
+  });
+
+  it('stops at a missing KUBEXIT_NAME', () => {
+    const { errors, config } = configOf(pod('[{name: KUBEXIT_GRACE_PERIOD, value: 1s}]'));
+    assert.deepEqual(
+      errors.map((e) => e.variable),
+      ['KUBEXIT_NAME'],
+    );
+    assert.equal(config, undefined);
   });
 });

@@ -3,6 +3,7 @@
 // rewrites only what it adds and lint can point at a line), and the pod templates inside them.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError, parseConfig, type Config } from '../supervisor/config.js';
 import {
   isMap,
   isScalar,
@@ -191,4 +192,51 @@ export function text(value: unknown): string | undefined {
 export function asksForKubexit(container: Container): boolean {
   for (const name of container.env.keys()) if (name.startsWith('KUBEXIT_')) return true;
   return false;
+}
+
+/** Values set from elsewhere (valueFrom, envFrom) are unknown here; these stand in for them. */
+const STAND_INS: Readonly<Record<string, string>> = {
+  KUBEXIT_POD_NAME: 'pod',
+  KUBEXIT_NAMESPACE: 'namespace',
+};
+
+/** What the runtime's own validation says of a container's KUBEXIT_* variables. */
+export interface ContainerConfig {
+  /** Every bad variable, in the runtime's order, each as the runtime would refuse it. */
+  errors: ConfigError[];
+  /** The configuration once the bad variables are left out (their defaults apply). */
+  config: Config | undefined;
+  /** Variables set from elsewhere (valueFrom): present, value unknown. */
+  fromElsewhere: Set<string>;
+}
+
+/**
+ * Runs the runtime's parseConfig on the container's literal KUBEXIT_* values, so that a tool
+ * judges them exactly as kubexit will. parseConfig stops at the first bad variable; leaving it
+ * out and parsing again finds the next, once per variable at most.
+ */
+export function configOf(container: Container): ContainerConfig {
+  const env: Record<string, string | undefined> = {};
+  const fromElsewhere = new Set<string>();
+  for (const [name, entry] of container.env) {
+    if (!name.startsWith('KUBEXIT_')) continue;
+    if (entry.value !== undefined) env[name] = entry.value;
+    else if (entry.node.has('valueFrom')) {
+      fromElsewhere.add(name);
+      env[name] = STAND_INS[name] ?? undefined;
+    } else env[name] = '';
+  }
+  const errors: ConfigError[] = [];
+  for (let round = 0; round <= Object.keys(env).length + 1; round++) {
+    try {
+      return { errors, config: parseConfig(env), fromElsewhere };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      errors.push(err);
+      // A missing required variable can't be left out further: nothing more to learn.
+      if (env[err.variable] === undefined) break;
+      delete env[err.variable];
+    }
+  }
+  return { errors, config: undefined, fromElsewhere };
 }
