@@ -138,12 +138,33 @@ describe('webhook JSONPatch', () => {
   });
 });
 
+/** Log lines of an in-process server, and a wait for the next one that matches. */
+class Lines {
+  readonly all: string[] = [];
+  private waiters: { pattern: RegExp; from: number; resolve: () => void }[] = [];
+  sink = (line: string): void => {
+    this.all.push(line);
+    for (const w of [...this.waiters]) this.check(w);
+  };
+  /** Resolves when a line logged from now on matches. */
+  next(pattern: RegExp): Promise<void> {
+    return new Promise((resolve) => this.waiters.push({ pattern, from: this.all.length, resolve }));
+  }
+  private check(w: { pattern: RegExp; from: number; resolve: () => void }): void {
+    if (this.all.slice(w.from).some((l) => w.pattern.test(l))) {
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  }
+}
+
 describe('webhook server (in-process, fake mutation)', () => {
   let server: WebhookServer;
   let port: number;
-  const lines: string[] = [];
+  let dir: string;
+  const lines = new Lines();
   before(async () => {
-    const dir = tempDir('kubexit-webhook-');
+    dir = tempDir('kubexit-webhook-');
     writeFileSync(join(dir, 'tls.crt'), first.cert);
     writeFileSync(join(dir, 'tls.key'), first.key);
     server = await WebhookServer.start({
@@ -152,7 +173,7 @@ describe('webhook server (in-process, fake mutation)', () => {
       port: 0,
       host: '127.0.0.1',
       mutate: fakeMutate,
-      log: new Log({ sink: (l) => lines.push(l) }),
+      log: new Log({ sink: lines.sink }),
       maxBodyBytes: 64 * 1024,
       requestTimeoutMs: 300,
     });
@@ -258,6 +279,58 @@ describe('webhook server (in-process, fake mutation)', () => {
     socket.setEncoding('utf8').on('data', (d: string) => (text += d));
     await new Promise((resolve) => socket.once('close', resolve));
     assert.match(text, /^HTTP\/1\.1 408 /);
+  });
+});
+
+describe('webhook certificate files rewritten in place (in-process)', () => {
+  let server: WebhookServer;
+  let port: number;
+  let dir: string;
+  const lines = new Lines();
+  before(async () => {
+    dir = tempDir('kubexit-webhook-');
+    writeFileSync(join(dir, 'tls.crt'), first.cert);
+    writeFileSync(join(dir, 'tls.key'), first.key);
+    server = await WebhookServer.start({
+      certFile: join(dir, 'tls.crt'),
+      keyFile: join(dir, 'tls.key'),
+      port: 0,
+      host: '127.0.0.1',
+      mutate: fakeMutate,
+      log: new Log({ sink: lines.sink }),
+    });
+    port = server.port;
+  });
+  after(() => server?.close());
+
+  it('webhook keeps serving its certificate when the new file is not one (garbage, or a key that does not match)', async () => {
+    const refused = lines.next(/"message":"certificate not reloaded: keeping the one served"/);
+    writeFileSync(join(dir, 'tls.crt'), '-----BEGIN CERTIFICATE-----\ngarbage\n');
+    await refused;
+    assert.equal(
+      (await call(port, ca.pem, { path: '/healthz', method: 'GET' })).served,
+      fingerprint(first.cert),
+    );
+    const other = makeServingCert(ca, 'mismatch');
+    const mismatch = lines.next(/"message":"certificate not reloaded: keeping the one served"/);
+    writeFileSync(join(dir, 'tls.crt'), other.cert); // the key is still the first one's
+    await mismatch;
+    assert.equal(
+      (await call(port, ca.pem, { path: '/healthz', method: 'GET' })).served,
+      fingerprint(first.cert),
+    );
+  });
+
+  it('webhook serves the new certificate once both files are rewritten, cert then key', async () => {
+    const next = makeServingCert(ca, 'in-place');
+    const reloaded = lines.next(/"message":"certificate reloaded"/);
+    writeFileSync(join(dir, 'tls.crt'), next.cert);
+    writeFileSync(join(dir, 'tls.key'), next.key);
+    await reloaded;
+    assert.equal(
+      (await call(port, ca.pem, { path: '/healthz', method: 'GET' })).served,
+      fingerprint(next.cert),
+    );
   });
 });
 
