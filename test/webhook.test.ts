@@ -380,8 +380,17 @@ describe('kubexit webhook through the CLI', () => {
     assert.notEqual(a.served, fingerprint(first.cert));
   });
 
-  it('kubexit webhook keeps serving after garbage, and exits 0 on SIGTERM', async () => {
+  it('kubexit webhook keeps serving after garbage and a million-deep object, and exits 0 on SIGTERM', async () => {
     assert.equal((await call(port, ca.pem, { body: '{{{' })).status, 400);
+    // A million levels of nesting, within the size cap: refused, not a crash.
+    const deep = review({ metadata: 0, spec: {} }).replace(
+      '"metadata":0',
+      `"metadata":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`,
+    );
+    const a = await call(port, ca.pem, { body: deep });
+    assert.equal(a.status, 200);
+    assert.equal(a.json.response.allowed, false);
+    assert.equal(a.json.response.status.code, 500);
     assert.equal((await call(port, ca.pem, { method: 'GET', path: '/healthz' })).status, 200);
     run.kill('SIGTERM');
     const exit = await run.exited;
