@@ -6,6 +6,8 @@ type Tool = (args: string[]) => Promise<number>;
 
 const LOADERS: Readonly<Record<string, () => Promise<Tool>>> = {
   // Each tool adds one line here: name → its module's command function.
+  graph: async () => (await import('./graph.js')).graphCommand,
+  webhook: async () => (await import('./webhook.js')).webhookCommand,
 };
 
 /** Runs the tool named by argv[0] with the rest; returns the exit code. */
