@@ -36,6 +36,8 @@ export const PARTS = {
   k8s: part(
     'birth dependencies and the examples against a real kube-apiserver + etcd on 127.0.0.1',
     'scripts/kube-local.sh up: root and apt (builds kube-apiserver from Debian source once) or KUBEBUILDER_ASSETS',
+    // openssl also makes the webhook tests' certificates.
+    { tools: [{ command: 'openssl', apt: 'openssl' }] },
   ),
   pod: part(
     'examples/client-server-job as a simulated pod: namespaces, PID 1, init container, a test kubelet',
