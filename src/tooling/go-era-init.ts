@@ -13,9 +13,6 @@ import { MOUNT_PATH } from './install.js';
 
 export { MOUNT_PATH };
 
-/** The names under which the executable is the Go-era installer (its file's own name). */
-export const GO_ERA_NAMES: readonly string[] = ['cp', 'sh'];
-
 /** Where the Go images had kubexit (and where this image has it): the sources `cp` accepts. */
 export const KUBEXIT_SOURCES: readonly string[] = [
   '/app/bin/kubexit',
