@@ -21,6 +21,12 @@
 #                                 the loader and the libraries it runs with here
 #   /kubexit/                     what `kubexit install /kubexit` writes (kubexit, ld, lib/: the
 #                                 same files as /lib's), for the image volume's subPath
+#   /bin/cp, /bin/sh, /bin/kubexit, /app/bin/kubexit
+#                                 the executable again (hard links), so that the Go kubexit's init
+#                                 containers run unchanged: `cp /app/bin/kubexit /kubexit/kubexit`
+#                                 (ispringtech fork) and `cp /bin/kubexit /kubexit/kubexit`
+#                                 (karlkfi), also as `sh -c '…'`, install; anything else that
+#                                 cp or sh is given is refused (exit 2): there is no shell
 # The init container mounts its volume at /kubexit, over that folder, which it does not use, and
 # `install` writes there the copy pointed at /kubexit/ld and /kubexit/lib. To bake kubexit into
 # an image that has glibc instead:
@@ -65,6 +71,8 @@ RUN sh /tmp/image-root.sh "$TARGETARCH" /tmp/kubexit /rootfs
 FROM scratch
 ARG VERSION
 COPY --from=root /rootfs/ /
+# Where a runtime looks up a command without a "/", such as the Go-era `cp`.
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 LABEL org.opencontainers.image.title=kubexit \
       org.opencontainers.image.version=${VERSION} \
       org.opencontainers.image.licenses=Apache-2.0

@@ -11,6 +11,13 @@
 #   /kubexit/                what `kubexit install /kubexit` writes (kubexit, ld, lib/), for an
 #                            image volume: mounted with `subPath: kubexit` at /kubexit, it gives
 #                            the app containers what the init container's copy gives them
+#   /bin/cp, /bin/sh, /bin/kubexit, /app/bin/kubexit
+#                            the executable again (hard links: the layer stores a link, not a
+#                            copy), where the Go kubexit's images had their tools and kubexit, so
+#                            that its init containers run unchanged: run from a file named cp
+#                            or sh, the executable answers `cp /app/bin/kubexit /kubexit/kubexit`
+#                            (ispringtech fork) or `cp /bin/kubexit /kubexit/kubexit` (karlkfi),
+#                            also as `sh -c '…'`, by installing itself; it refuses anything else
 # The files of /kubexit/lib and /kubexit/ld are the very files of /lib (hard links): the layer
 # stores them once. The copy /kubexit/kubexit differs from /usr/local/bin/kubexit in a few bytes
 # only (its interpreter path and library folder), which a long-window zstd stores almost free.
@@ -50,6 +57,10 @@ fi
 rm -rf "$rootfs"
 mkdir -p "$rootfs/usr/local/bin" "$rootfs/lib"
 cp "$exe" "$rootfs/usr/local/bin/kubexit"
+mkdir -p "$rootfs/bin" "$rootfs/app/bin"
+for path in bin/cp bin/sh bin/kubexit app/bin/kubexit; do
+  ln "$rootfs/usr/local/bin/kubexit" "$rootfs/$path"
+done
 cp -R "$work/installed" "$rootfs/kubexit"
 # One file per library: /lib's names and the installed loader are links to /kubexit/lib's files.
 for lib in "$rootfs/kubexit/lib/"*; do

@@ -15,15 +15,16 @@
 #   tar                        the root as a layer: sorted, owned by root, mtimes set to
 #                              SOURCE_DATE_EPOCH (default: the last commit's time)
 #   umoci raw add-layer        the root without /kubexit, gzipped, as the -gzip image's layer
-#   umoci config               entrypoint, cmd, architecture, os, labels (as in the Dockerfile)
+#   umoci config               entrypoint, cmd, PATH, architecture, os, labels (as in the
+#                              Dockerfile)
 #   zstd $ZSTD_OPTIONS         the whole root (umoci 0.4 only writes gzip); the architectures in
 #                              parallel, the costly step (level 18: 2-3 CPU-minutes each here)
 #   scripts/image-zstd.mjs     that layer, with the -gzip image's config, as <version>-<arch>
 #   umoci gc                   drops the blobs the config edits left behind
 # zstd -18: 44.1 MB for amd64, 1 % more than -19 in about 70 % of its time; -15 is 9 % more.
 # zstd --long=27: a 128 MiB window, so that the second copy of the executable (/kubexit/kubexit,
-# a few bytes apart from /usr/local/bin/kubexit, about 115 MB before it in the tar) costs almost
-# nothing. Decoders need that window: containerd and CRI-O (klauspost/compress: up to 512 MiB by
+# a few bytes apart from /app/bin/kubexit, the first of the executable's names in the tar, about
+# 120 MB before it) costs almost nothing; its other names are hard-link entries. Decoders need that window: containerd and CRI-O (klauspost/compress: up to 512 MiB by
 # default) and the zstd CLI (128 MiB by default) have it.
 # The same inputs give the same digests. It runs again only when an input changed (the
 # executables, these scripts, the version, the architectures, umoci's and zstd's versions);
@@ -137,6 +138,7 @@ for arch in "${arches[@]}"; do
   umoci config --image "$image" --no-history --created "$created" \
     --architecture "$arch" --os linux \
     --config.entrypoint /usr/local/bin/kubexit --config.cmd=--help \
+    --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --config.label "org.opencontainers.image.title=kubexit" \
     --config.label "org.opencontainers.image.version=$version" \
     --config.label "org.opencontainers.image.licenses=Apache-2.0"

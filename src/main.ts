@@ -26,6 +26,8 @@ const HELP = `kubexit ${version}: supervise one command in a Kubernetes pod's co
 
 Usage: kubexit <command> [args…]     (also: kubexit --help, kubexit --version)
        kubexit install <dir>        copy this executable (and what it needs) to <dir>/kubexit
+       (run from a file named cp or sh, as the image's /bin/cp and /bin/sh: the Go kubexit's
+       init command cp /app/bin/kubexit <dir>/kubexit, or /bin/kubexit, does that install)
 
 Configured by environment variables only:
   KUBEXIT_NAME             this container's tombstone name (required): a file name of at most
@@ -73,7 +75,20 @@ a #! script nor a binary this system runs); 2 bad configuration or an empty comm
 failed. Then 0 if KUBEXIT_IGNORE_CODE_ON_DEATH_DEPS applies, then KUBEXIT_EXIT_CODE_MAP.
 `;
 
+/**
+ * The name of the file this executable runs from: the image also has it at /bin/cp and /bin/sh
+ * (hard links), for the Go kubexit's init commands. Not argv[0], which the caller chooses; and
+ * not under Node, where the file is node's.
+ */
+function fileName(): string | undefined {
+  if (process.versions.bun === undefined) return undefined;
+  const path = process.execPath; // /proc/self/exe: a hard link's own path
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
 async function main(argv: string[]): Promise<number> {
+  const name = fileName();
+  if (name === 'cp' || name === 'sh') return answerGoEraInit(name, argv);
   if (argv.length === 1 && argv[0] === '--version') return print(`kubexit ${version}\n`);
   if (argv.length === 1 && argv[0] === '--help') return print(HELP);
   if (argv.length === 2 && argv[0] === 'install') return installInto(argv[1] as string);
@@ -182,6 +197,32 @@ async function installInto(dir: string): Promise<number> {
     new Log().errorLine('install failed', { error: (err as Error).message, exit_code: 1 });
     return 1;
   }
+}
+
+/** Run as /bin/cp or /bin/sh: the Go kubexit's init command installs, anything else is refused. */
+async function answerGoEraInit(name: 'cp' | 'sh', argv: string[]): Promise<number> {
+  const { goEraInit, GO_ERA_FORM, MOUNT_PATH } = await import('./tooling/go-era-init.js');
+  const what = goEraInit(name, argv);
+  if (what.kind === 'install') {
+    if (!what.atMountPath) {
+      new Log().warning('installed outside /kubexit', {
+        dir: what.dir,
+        hint: `the copy finds its loader and libraries at ${MOUNT_PATH}: mount this volume there in the app containers`,
+      });
+    }
+    return installInto(what.dir);
+  }
+  const code = exitCodeOf({ kind: 'usage', error: new Error(what.problem) });
+  new Log().errorLine(
+    `this is kubexit's image: it has no shell, and its ${name} only installs kubexit`,
+    {
+      command: [process.argv0, ...argv],
+      problem: what.problem,
+      expected: GO_ERA_FORM,
+      exit_code: code,
+    },
+  );
+  return code;
 }
 
 function print(text: string): number {

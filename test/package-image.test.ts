@@ -75,7 +75,12 @@ const arm64 = noArm === false;
 interface ImageConfig {
   architecture: string;
   os: string;
-  config: { Entrypoint?: string[]; Cmd?: string[]; Labels?: Record<string, string> };
+  config: {
+    Entrypoint?: string[];
+    Cmd?: string[];
+    Env?: string[];
+    Labels?: Record<string, string>;
+  };
   rootfs: { diff_ids: string[] };
 }
 
@@ -219,6 +224,7 @@ function dockerfile() {
     text,
     entrypoint: instruction('ENTRYPOINT'),
     cmd: instruction('CMD'),
+    env: [...text.matchAll(/^ENV (\S+=\S+)$/gm)].map((m) => m[1]),
     version: text.match(/^ARG VERSION=(\S+)$/m)?.[1],
   };
 }
@@ -258,6 +264,12 @@ function unknownFields(value: unknown, type: string, at: string): string[] {
 }
 
 const LIBS = ['libc.so.6', 'libdl.so.2', 'libm.so.6', 'libpthread.so.0'];
+/**
+ * Where the Go kubexit's images had their tools and executable (upstream: /bin/kubexit and the
+ * base image's /bin/cp and /bin/sh; the ispringtech fork: /app/bin/kubexit): here, each is the
+ * executable (hard links), so that Go-era init containers run unchanged.
+ */
+const GO_PATHS = ['app/bin/kubexit', 'bin/cp', 'bin/kubexit', 'bin/sh'];
 /** The /kubexit folder: what `kubexit install` writes, for an image volume. */
 const installedFolder = (loader: string) => [
   'kubexit/kubexit',
@@ -272,6 +284,11 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
   let volume = '';
   const arches = ['amd64', ...(arm64 ? ['arm64'] : [])];
   const entrypoint = () => imageConfig(`${VERSION}-amd64`).config.Entrypoint ?? [];
+  /** The image's PATH, as a runtime gives it to the container. */
+  const imagePath = () =>
+    imageConfig(`${VERSION}-amd64`)
+      .config.Env?.find((e) => e.startsWith('PATH='))
+      ?.slice('PATH='.length) ?? '';
 
   before(() => {
     execFileSync('bash', [join(ROOT, 'scripts', 'image.sh'), ...arches], {
@@ -365,6 +382,9 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
     assert.deepEqual(config.config.Entrypoint, ['/usr/local/bin/kubexit']);
     assert.deepEqual(config.config.Entrypoint, docker.entrypoint);
     assert.deepEqual(config.config.Cmd, docker.cmd);
+    // A command without a "/" (the Go-era `cp`) is looked up on this PATH by the runtime.
+    assert.deepEqual(config.config.Env, docker.env);
+    assert.ok(imagePath().split(':').includes('/bin'), imagePath());
     assert.equal(config.rootfs.diff_ids.length, 1, 'one layer, as the final stage has');
     assert.equal(docker.version, VERSION, 'the Dockerfile ARG VERSION is the package version');
     const labels = config.config.Labels ?? {};
@@ -378,6 +398,7 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
 
   it('root: the executable as built, its loader and libraries, the /kubexit folder', () => {
     assert.deepEqual(files(gzipRootfs), [
+      ...GO_PATHS,
       'lib/ld-linux-x86-64.so.2',
       ...LIBS.map((l) => `lib/${l}`),
       'lib64/ld-linux-x86-64.so.2',
@@ -512,6 +533,114 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
     }
   });
 
+  it('the Go-era paths are the executable itself: hard links, no bytes added to the layers', () => {
+    for (const root of [rootfs, gzipRootfs]) {
+      const exe = statSync(join(root, 'usr/local/bin/kubexit'));
+      for (const path of GO_PATHS) {
+        const s = statSync(join(root, path));
+        assert.deepEqual([s.ino, s.mode], [exe.ino, exe.mode], path);
+      }
+    }
+    // In each layer the five names are one regular file and four hard-link entries to it.
+    const names = [...GO_PATHS, 'usr/local/bin/kubexit'];
+    for (const tag of [`${VERSION}-amd64`, `${VERSION}-amd64-gzip`]) {
+      const [layer] = image(tag).manifest.layers;
+      assert.ok(layer);
+      const z = layer.mediaType === ZSTD_LAYER ? '--zstd' : '--gzip';
+      const listing = execFileSync('tar', [z, '-tvf', blobPath(layer.digest)]).toString();
+      const entries = listing
+        .split('\n')
+        .map((l) => l.match(/^(\S)\S* +\S+ +\d+ +\S+ +\S+ +(\S+)(?: link to (\S+))?$/))
+        .filter((m) => m !== null && names.includes(m[2] as string)) as RegExpMatchArray[];
+      const regular = entries.filter((m) => m[1] === '-').map((m) => m[2]);
+      assert.equal(regular.length, 1, `${tag}: ${listing}`);
+      const links = entries.filter((m) => m[1] === 'h');
+      assert.equal(links.length, names.length - 1, tag);
+      for (const m of links) assert.equal(m[3], regular[0], `${tag}: ${m[2]}`);
+    }
+  });
+
+  /** `command` run as an init container would in the image: `into` at /kubexit, the image's PATH. */
+  function initContainer(command: string[], into: string, env: Record<string, string> = {}) {
+    mkdirSync(join(rootfs, 'proc'), { recursive: true });
+    const mounts = [mount(['-t', 'proc', 'proc'], join(rootfs, 'proc'))];
+    try {
+      mounts.push(mount(['--bind', into], join(rootfs, MOUNT_PATH.slice(1))));
+      return chroot(rootfs, command, { PATH: imagePath(), ...env });
+    } finally {
+      for (const unmount of mounts.reverse()) unmount();
+    }
+  }
+
+  // The Go kubexit's init containers, as its READMEs and examples wrote them (and two variants).
+  const goInits: [string, string[]][] = [
+    ['ispringtech fork', ['cp', '/app/bin/kubexit', '/kubexit/kubexit']],
+    ['karlkfi/kubexit', ['cp', '/bin/kubexit', '/kubexit/kubexit']],
+    ['into the folder', ['/bin/cp', '/bin/kubexit', '/kubexit/']],
+    ['through sh -c', ['sh', '-c', 'cp /app/bin/kubexit /kubexit/kubexit']],
+  ];
+  for (const [i, [source, command]] of goInits.entries()) {
+    it(`Go-era init container (${source}): ${command.join(' ')} installs a volume that runs a child alone`, () => {
+      const into = join(work, `go-init-${i}`);
+      mkdirSync(into);
+      const r = initContainer(command, into);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^installed \/kubexit\/kubexit with /);
+      sameFiles(join(rootfs, 'kubexit'), into);
+      runsAlone(`go-init-${i}`, into, []);
+    });
+  }
+
+  it("the image's cp and sh refuse anything else: exit 2, one JSON line saying what to write", () => {
+    const refused: [string[], RegExp][] = [
+      [['cp', '/etc/passwd', '/kubexit/kubexit'], /\/etc\/passwd is not kubexit/],
+      [['cp', '-p', '/bin/kubexit', '/kubexit/kubexit'], /option -p/],
+      [['cp', '/bin/kubexit', '/kubexit/kubexit-copy'], /kubexit-copy/],
+      [['cp', '/bin/kubexit'], /2 operands/],
+      [['cp'], /2 operands/],
+      [['sh', '-c', 'cp /bin/kubexit /kubexit/kubexit && chmod +x /kubexit/kubexit'], /no shell/],
+      [['sh', '-c', 'cp "/bin/kubexit /kubexit/kubexit'], /unclosed " quote/],
+      [['sh', '/install.sh'], /sh -c/],
+      [['sh'], /sh -c/],
+    ];
+    const into = join(work, 'refused');
+    mkdirSync(into);
+    for (const [command, problem] of refused) {
+      const r = initContainer(command, into);
+      const what = `${command.join(' ')}: ${r.stderr}`;
+      assert.equal(r.code, 2, what);
+      assert.equal(r.stdout, '', what);
+      const lines = r.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, what);
+      const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
+      assert.equal(line.level, 'error', what);
+      assert.equal(line.exit_code, 2, what);
+      assert.match(String(line.message), /kubexit's image/, what);
+      assert.deepEqual(line.command, command, what);
+      assert.match(String(line.problem), problem, what);
+      assert.match(String(line.expected), /args: \[install, \/kubexit\]/, what);
+      assert.deepEqual(files(into), [], `${what}: nothing installed`);
+    }
+  });
+
+  it('called by a kubexit name, the executable supervises a command named cp: the name it runs as decides', () => {
+    const into = join(work, 'supervised-cp');
+    mkdirSync(into);
+    // The fork's path for kubexit; the child is the image's own cp, which installs.
+    const r = initContainer(['/app/bin/kubexit', 'cp', '/bin/kubexit', '/kubexit/kubexit'], into, {
+      KUBEXIT_NAME: 'init',
+      KUBEXIT_GRAVEYARD: '/graveyard',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /"message":"kubexit initialized"/);
+    assert.equal(
+      readTombstone(join(rootfs, 'graveyard', 'init'))?.match(TOMBSTONE)?.[1],
+      '0',
+      r.stderr,
+    );
+    sameFiles(join(rootfs, 'kubexit'), into);
+  });
+
   it(
     'arm64: config, --version, install, the /kubexit folder and a child under qemu-aarch64',
     {
@@ -523,6 +652,7 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
       assert.deepEqual(config.config.Entrypoint, dockerfile().entrypoint);
       const armRoot = unpack(`${VERSION}-arm64`, work);
       assert.deepEqual(files(armRoot), [
+        ...GO_PATHS,
         ...installedFolder('ld-linux-aarch64.so.1'),
         'lib/ld-linux-aarch64.so.1',
         ...LIBS.map((l) => `lib/${l}`),
@@ -546,6 +676,16 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
       const installed = emulate(armRoot, [exe, 'install', armVolume]);
       assert.equal(installed.code, 0, installed.stderr);
       sameFiles(join(armRoot, 'kubexit'), armVolume);
+      // The Go-era init command, through the image's /bin/cp, installs the same folder.
+      const goVolume = join(work, 'arm64-go-init');
+      mkdirSync(goVolume);
+      const copied = emulate(armRoot, [
+        join(armRoot, 'bin/cp'),
+        '/app/bin/kubexit',
+        join(goVolume, 'kubexit'),
+      ]);
+      assert.equal(copied.code, 0, copied.stderr);
+      sameFiles(armVolume, goVolume);
       // A static x64 busybox outside the sysroot: the kernel runs it natively.
       const busybox = join(rootPath('empty'), 'bin', 'busybox');
       // The installed copy, then the image's own folder alone in another pod (an image volume).

@@ -2,7 +2,7 @@
 // Bun cannot start without /proc. A static busybox in the root is the supervised child; it
 // dies with 3 and the tombstone in the root's graveyard must say so.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { readElf } from '../src/tooling/install.js';
@@ -90,6 +90,65 @@ describe('in minimal roots (chroot)', { skip }, () => {
     } finally {
       for (const unmount of mounts.reverse()) unmount();
       rmSync(join(dir, again), { recursive: true, force: true });
+    }
+  });
+
+  it('empty: the executable run as cp (the Go-era init command) installs a folder that runs there', () => {
+    // The image has the executable at /bin/cp; here a copy of it named cp, run outside the root.
+    const bin = tempDir();
+    const volume = join(tempDir(), 'volume');
+    mkdirSync(volume);
+    try {
+      copyFileSync(executable('linux-x64'), join(bin, 'cp'));
+      const r = run(join(bin, 'cp'), ['/app/bin/kubexit', join(volume, 'kubexit')]);
+      assert.equal(r.code, 0, r.stderr);
+      for (const file of ['kubexit', 'ld', 'lib/libc.so.6']) {
+        assert.ok(
+          readFileSync(join(volume, file)).equals(readFileSync(join(installed, file))),
+          file,
+        );
+      }
+      supervisesIn('empty', volume, '/kubexit/kubexit');
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+      rmSync(volume, { recursive: true, force: true });
+    }
+  });
+
+  it('minbase: kubexit supervises a command named cp like any other (only its own name installs)', () => {
+    const dir = rootPath('minbase');
+    const name = `cp-${Math.random().toString(36).slice(2, 8)}`;
+    const mounts: (() => void)[] = [];
+    try {
+      mounts.push(mount(['-t', 'proc', 'proc'], join(dir, 'proc')));
+      mounts.push(mount(['--bind', installed], join(dir, 'kubexit')));
+      const env = { KUBEXIT_NAME: name, KUBEXIT_GRAVEYARD: '/graveyard', PATH: '/usr/bin:/bin' };
+      // coreutils' cp, copying a file that is not kubexit: the Go-era install must not answer.
+      const copied = chroot(
+        dir,
+        ['/kubexit/kubexit', 'cp', '/etc/debian_version', `/tmp/${name}`],
+        env,
+      );
+      assert.equal(copied.code, 0, copied.stderr);
+      assert.match(copied.stderr, /"message":"kubexit initialized"/);
+      assert.ok(
+        readFileSync(join(dir, 'tmp', name)).equals(readFileSync(join(dir, 'etc/debian_version'))),
+      );
+      assert.equal(readTombstone(join(dir, 'graveyard', name))?.match(TOMBSTONE)?.[1], '0');
+      // And cp's own failure is the child's exit code, as for any command.
+      const failed = chroot(
+        dir,
+        ['/kubexit/kubexit', 'cp', '/bin/kubexit', '/kubexit/kubexit'],
+        env,
+      );
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(failed.stderr, /cannot stat '\/bin\/kubexit'/);
+      assert.equal(readTombstone(join(dir, 'graveyard', name))?.match(TOMBSTONE)?.[1], '1');
+    } finally {
+      for (const unmount of mounts.reverse()) unmount();
+      rmSync(join(dir, 'tmp', name), { force: true });
+      rmSync(join(dir, 'graveyard', name), { force: true });
+      rmSync(join(dir, 'graveyard', `.${name}.alive`), { force: true });
     }
   });
 
