@@ -3,9 +3,11 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { lintSources, lintText, type Located } from '../src/tooling/lint.js';
 import { KNOWN_VARIABLES } from '../src/tooling/lint/pod.js';
-import { readSources } from '../src/tooling/manifest.js';
+import { parseSourceFast } from '../src/tooling/lint/fast-yaml.js';
+import { parseSource, readSources } from '../src/tooling/manifest.js';
 import { FIXTURES, ROOT } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 
@@ -380,6 +382,88 @@ describe('lint: rules in detail', () => {
         'birth dependency "proxy" is not a container of this pod',
       ],
     ]);
+  });
+});
+
+/** Every node's start, path by path (null scalars aside: where an absent value "is" differs). */
+function starts(node: unknown, path = '', out = new Map<string, number>()): Map<string, number> {
+  if (isScalar(node) && node.value === null) return out;
+  const at = (node as Node | null)?.range?.[0];
+  if (at !== undefined) out.set(path, at);
+  if (isMap(node))
+    node.items.forEach((p, i) => {
+      starts(p.key, `${path}.key${i}`, out);
+      starts(p.value, `${path}.${String(isScalar(p.key) ? p.key.value : i)}`, out);
+    });
+  if (isSeq(node)) node.items.forEach((item, i) => starts(item, `${path}[${i}]`, out));
+  return out;
+}
+
+const EDGES = `%YAML 1.2
+---
+# tags, anchors, comments between a key and its value, block scalars, markers
+kind: Pod
+metadata: &meta
+  name: "p"   # trailing
+  labels: { "a b": 'c', d: [1, 2, {e: f}] }
+spec:
+  containers:
+    -   name: a
+        command:
+          - sh
+          - |
+            exec /kubexit/kubexit x
+        env:
+          - name: KUBEXIT_NAME
+            value: !!str a
+          -
+            name: KUBEXIT_GRAVEYARD
+            # a comment before the value
+            value:
+              /graveyard
+  empty:
+...
+---
+- a
+- b:
+  - c
+--- |
+  text
+`;
+
+describe("lint's fast YAML reader", () => {
+  const texts: [string, string][] = [['edges.yaml', EDGES]];
+  for (const dir of [
+    CORPUS,
+    ...readdirSync(join(ROOT, 'examples')).map((d) => join(ROOT, 'examples', d)),
+  ])
+    for (const source of readSources([dir])) texts.push([source.path, source.text]);
+
+  it('reads every corpus file, example and edge case as the yaml library does, node positions included', () => {
+    for (const [path, text] of texts) {
+      const slow = parseSource(path, text);
+      const fast = parseSourceFast(path, text);
+      assert.deepEqual(
+        fast.docs.map((d) => d.toJSON()),
+        slow.docs.map((d) => d.toJSON()),
+        path,
+      );
+      assert.deepEqual(
+        fast.docs.map((d) => starts(d.contents)),
+        slow.docs.map((d) => starts(d.contents)),
+        path,
+      );
+    }
+  });
+
+  it('leaves aliases and syntax errors to the yaml library', () => {
+    const alias = 'a: &x {b: 1}\nc: *x\n';
+    assert.deepEqual(parseSourceFast('a.yaml', alias).docs[0]?.toJSON(), {
+      a: { b: 1 },
+      c: { b: 1 },
+    });
+    const broken = parseSourceFast('b.yaml', 'a: [1\n');
+    assert.equal(broken.docs[0]?.errors[0]?.code, 'BAD_INDENT');
   });
 });
 

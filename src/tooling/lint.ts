@@ -2,8 +2,9 @@
 // YAML before it runs. Each rule module adds findings; this file reads the input, runs them and
 // prints `file:line:col: severity: message [rule]` (or --json). Exit 1 on errors, 2 on usage
 // errors, unreadable files and YAML syntax errors.
-import { parseSource, podTemplates, readSources, type Source } from './manifest.js';
+import { podTemplates, readSources, type Source } from './manifest.js';
 import { checkApi, Rbac } from './lint/api.js';
+import { parseSourceFast } from './lint/fast-yaml.js';
 import { Report, type Finding } from './lint/findings.js';
 import {
   checkCycles,
@@ -87,7 +88,7 @@ export function lintSources(sources: readonly Source[]): LintResult {
 }
 
 export function lintText(path: string, text: string): LintResult {
-  return lintSources([parseSource(path, text)]);
+  return lintSources([parseSourceFast(path, text)]);
 }
 
 export function format(f: Located): string {
@@ -110,7 +111,7 @@ export async function lintCommand(args: string[]): Promise<number> {
   let unreadable = false;
   for (const path of paths) {
     try {
-      sources.push(...readSources([path]));
+      sources.push(...readSources([path], parseSourceFast));
     } catch (err) {
       unreadable = true;
       process.stderr.write(`kubexit lint: cannot read ${path}: ${(err as Error).message}\n`);

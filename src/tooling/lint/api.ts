@@ -29,10 +29,12 @@ interface Binding {
 
 /** The RBAC objects of the whole input (every file): a pod's account may be bound elsewhere. */
 export class Rbac {
-  readonly roles: Role[] = [];
-  readonly bindings: Binding[] = [];
+  /** Roles by `kind/name`, bindings by the service accounts they bind: no scans per pod. */
+  readonly roles = new Map<string, Role[]>();
+  readonly bindings = new Map<string, Binding[]>();
   readonly accounts = new Set<string>();
-  /** Reported once per role and account, however many pods share them. */
+  /** Each account (in a namespace) is judged once, however many pods share it. */
+  readonly judged = new Set<string>();
   readonly reported = new Set<string>();
 
   add(source: Source): void {
@@ -50,11 +52,15 @@ export class Rbac {
     const name = isMap(metadata) ? (text(metadata.get('name')) ?? '') : '';
     const namespace = isMap(metadata) ? text(metadata.get('namespace')) : undefined;
     if (kind === 'ServiceAccount') this.accounts.add(name);
-    else if (kind === 'Role' || kind === 'ClusterRole')
-      this.roles.push({ source, kind, name, namespace, node: object });
-    else if (kind === 'RoleBinding' || kind === 'ClusterRoleBinding') {
+    else if (kind === 'Role' || kind === 'ClusterRole') {
+      const key = `${kind}/${name}`;
+      this.roles.set(key, [
+        ...(this.roles.get(key) ?? []),
+        { source, kind, name, namespace, node: object },
+      ]);
+    } else if (kind === 'RoleBinding' || kind === 'ClusterRoleBinding') {
       const ref = object.get('roleRef');
-      this.bindings.push({
+      const binding: Binding = {
         source,
         kind,
         name,
@@ -64,7 +70,9 @@ export class Rbac {
         subjects: mapsOf(object, 'subjects')
           .filter((s) => text(s.get('kind')) === 'ServiceAccount')
           .map((s) => ({ name: text(s.get('name')) ?? '', namespace: text(s.get('namespace')) })),
-      });
+      };
+      for (const account of new Set(binding.subjects.map((s) => s.name)))
+        this.bindings.set(account, [...(this.bindings.get(account) ?? []), binding]);
     }
   }
 }
@@ -160,7 +168,10 @@ function checkRbac(
   reportFor: (s: Source) => Report,
 ): void {
   const podNamespace = text(pod.template.object.getIn(['metadata', 'namespace']));
-  const bindings = rbac.bindings.filter((b) =>
+  const judged = `${account}\0${podNamespace ?? ''}`;
+  if (rbac.judged.has(judged)) return;
+  rbac.judged.add(judged);
+  const bindings = (rbac.bindings.get(account) ?? []).filter((b) =>
     b.subjects.some(
       (s) => s.name === account && sameNamespace(s.namespace ?? b.namespace, podNamespace),
     ),
@@ -180,11 +191,8 @@ function checkRbac(
   const granted = new Set<string>();
   const roles: Role[] = [];
   for (const b of bindings) {
-    const candidates = rbac.roles.filter(
-      (r) =>
-        r.kind === b.roleKind &&
-        r.name === b.roleName &&
-        (r.kind === 'ClusterRole' || sameNamespace(r.namespace, b.namespace)),
+    const candidates = (rbac.roles.get(`${b.roleKind}/${b.roleName}`) ?? []).filter(
+      (r) => r.kind === 'ClusterRole' || sameNamespace(r.namespace, b.namespace),
     );
     // The same name in several files (a folder of examples): the binding's own file first, else
     // the last one, as applying them in order would leave it.
