@@ -350,6 +350,29 @@ describe('lint: rules in detail', () => {
     );
   });
 
+  it('asks no graveyard of a lone kubexit without dependencies', () => {
+    const lone = `kind: Pod
+metadata: { name: p }
+spec:
+  volumes: [{ name: kubexit, emptyDir: {} }]
+  initContainers:
+    - { name: kubexit, image: 'kubexit:0.4.0', args: [install, /kubexit], volumeMounts: [{ name: kubexit, mountPath: /kubexit }] }
+  containers:
+    - name: app
+      command: [/kubexit/kubexit, app]
+      env: [{ name: KUBEXIT_NAME, value: app }, { name: KUBEXIT_EXIT_CODE_MAP, value: '143:0' }]
+      volumeMounts: [{ name: kubexit, mountPath: /kubexit }]
+`;
+    assert.deepEqual(lintText('lone.yaml', lone).findings, []);
+    const dependent = lone
+      .replace("value: '143:0'", 'value: other')
+      .replace('EXIT_CODE_MAP', 'DEATH_DEPS');
+    assert.deepEqual(
+      lintText('lone.yaml', dependent).findings.map((f) => f.rule),
+      ['graveyard', 'unknown-dependency'],
+    );
+  });
+
   it('sorts findings by position and reads a YAML syntax error as a broken input', () => {
     const text =
       readFileSync(at('birth-cycle'), 'utf8') +

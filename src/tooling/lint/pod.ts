@@ -227,6 +227,14 @@ export function landing(container: Container, path: string): Landing | undefined
 
 /** Every kubexit container mounts one pod volume (the same folder of it) at its graveyard. */
 export function checkGraveyard(pod: Pod): void {
+  // A lone kubexit with no dependencies (an exit-code policy, say) shares nothing.
+  const lone = pod.kubexits[0];
+  if (
+    pod.kubexits.length === 1 &&
+    lone?.config?.birthDeps.length === 0 &&
+    lone.config.deathDeps.length === 0
+  )
+    return;
   let shared: { landing: Landing; container: string; key: string } | undefined;
   for (const { container, config } of pod.kubexits) {
     if (!config) continue;
