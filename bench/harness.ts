@@ -27,6 +27,7 @@ export const RUNS = {
   readiness: num('BENCH_READINESS_RUNS', 15),
   http: num('BENCH_HTTP_RUNS', 30),
   group: num('BENCH_GROUP_RUNS', 30),
+  lint: num('BENCH_LINT_RUNS', 5),
 };
 export const FANOUT = num('BENCH_FANOUT', 300);
 

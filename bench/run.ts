@@ -15,6 +15,7 @@
 //   process group: the death reaction with KUBEXIT_KILL_GROUP=true and without
 //   birth reaction (a real apiserver): the PATCH that makes the dependency ready → the child runs
 //   memory: VmRSS and RssAnon, and what a memory cgroup holding the supervisor is charged
+//   lint: `kubexit lint` of a generated 1,000-document file, the whole command's wall time
 // The child is bench/probe.c, which prints CLOCK_MONOTONIC as process.hrtime reads it; tombstones
 // are written by bench/writer.c, which prints the time just before it publishes.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -26,6 +27,7 @@ import {
   readFileSync,
   rmSync,
   watch,
+  writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
@@ -393,6 +395,54 @@ async function startupBirth(s: Supervisor, pod: BirthPod): Promise<Figures> {
   return { startupBirth: ms(t1 - t0) };
 }
 
+/**
+ * 250 copies of examples/client-server-job (its Job, ServiceAccount, Role and RoleBinding), each
+ * renamed: 1,000 documents, as kustomize would print 250 such apps.
+ */
+function lintInput(): string {
+  const dir = join(ROOT, 'examples', 'client-server-job');
+  const app = ['job.yaml', 'service-account.yaml', 'role.yaml', 'role-binding.yaml']
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('---\n');
+  const apps = Array.from({ length: 250 }, (_, i) =>
+    app
+      .replaceAll('client-server-job', `client-server-job-${i}`)
+      .replaceAll('kubexit-pod-reader', `kubexit-pod-reader-${i}`),
+  );
+  const file = join(OUT, 'lint-1000.yaml');
+  writeFileSync(file, apps.join('---\n'));
+  return file;
+}
+
+/** The whole `kubexit lint FILE`: start, read, check, print nothing (the input is clean), exit. */
+function lintRound(s: Supervisor, file: string): Promise<Figures> {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('KUBEXIT_')),
+  );
+  const [program, ...pre] = s.argv as [string, ...string[]];
+  const t0 = process.hrtime.bigint();
+  const run = spawnSync(program, [...pre, 'lint', file], { env, encoding: 'utf8' });
+  const t = ms(process.hrtime.bigint() - t0);
+  if (run.status !== 0 || run.stdout !== '')
+    throw new Error(`lint exited ${run.status}: ${(run.stdout + run.stderr).slice(0, 300)}`);
+  return Promise.resolve({ lint: t });
+}
+
+async function lintSpeed(kubexits: Supervisor[]): Promise<void> {
+  if (RUNS.lint <= 0) return;
+  const file = lintInput();
+  await interleaved(kubexits, RUNS.lint, (s) => lintRound(s, file));
+  const kb = Math.round(readFileSync(file).length / 1024);
+  for (const s of kubexits) {
+    const samples = results.get('lint')?.get(s.id) ?? [];
+    if (samples.length === 0) continue;
+    console.log(
+      `${`lint, 1,000 documents (${kb} KB)`.padEnd(38)} ${s.id.padEnd(5)} ${f2(pct(samples, 50)).padStart(7)} ms` +
+        `  (min ${f2(Math.min(...samples))}, max ${f2(Math.max(...samples))}; ${samples.length} runs)`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   for (const [out, src] of [
@@ -418,6 +468,7 @@ async function main(): Promise<void> {
   await interleaved(list, RUNS.startup, startup);
   await interleaved(list, RUNS.forward, forward);
   printLines(['startup', 'forward'], list);
+  await lintSpeed(kubexits);
   await interleaved(dependents, RUNS.death, deaths);
   printLines(['death.rename', 'death.inplace'], list);
   const instances = Number(readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8'));
