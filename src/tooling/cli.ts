@@ -6,6 +6,7 @@ type Tool = (args: string[]) => Promise<number>;
 
 const LOADERS: Readonly<Record<string, () => Promise<Tool>>> = {
   // Each tool adds one line here: name → its module's command function.
+  inject: async () => (await import('./inject.js')).injectCommand,
 };
 
 /** Runs the tool named by argv[0] with the rest; returns the exit code. */
