@@ -230,8 +230,8 @@ class PodWirer {
     const noToken = text(this.spec.get('automountServiceAccountToken')) === 'false';
     let usesApi = false;
     for (const c of wired) {
+      if (!c.env.has('KUBEXIT_BIRTH_DEPS')) continue;
       const deps = configOf(c).config?.birthConditions ?? [];
-      if (deps.length === 0) continue;
       const pod = c.env.has('KUBEXIT_POD_NAME');
       const namespace = c.env.has('KUBEXIT_NAMESPACE');
       let want: boolean;
