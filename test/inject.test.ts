@@ -295,6 +295,18 @@ spec:
     assert.equal(wired(unwired), unwired);
   });
 
+  it('JSON in (kubectl get -o json), JSON out, with the same indentation', () => {
+    const pod = { kind: 'Pod', spec: parse(`${indent(APP, 0)}\n`) as Json };
+    for (const indentBy of [0, 4]) {
+      const input = `${JSON.stringify(pod, null, indentBy)}\n`;
+      const out = wired(input);
+      const json = JSON.parse(out) as Json;
+      assert.deepEqual(json.spec.containers[0].command, ['/kubexit/kubexit', 'app', '--serve']);
+      assert.equal(out, `${JSON.stringify(json, null, indentBy)}\n`);
+      assert.equal(wired(out), out);
+    }
+  });
+
   it('inject twice is inject once, byte for byte (with --rbac too)', () => {
     for (const options of [{}, { rbac: true }, { imageVolume: true }]) {
       for (const input of [ALL_KINDS, COMMENTED, API_POD]) {

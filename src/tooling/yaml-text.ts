@@ -1,15 +1,18 @@
 // A changed YAML document written back as close to its source as the `yaml` library allows:
 // the source's sequence indentation and flow-collection padding, comments on a key's own line,
 // and the document's trailing comments and end marker taken verbatim from the source.
-import { isCollection, isScalar, visit, type Document, type ToStringOptions } from 'yaml';
+import { isCollection, isMap, isScalar, visit, type Document, type ToStringOptions } from 'yaml';
 
 /**
  * The text of `doc` (parsed from `source`, then changed), to stand for the source's text of
  * that document up to `end` (where the next document begins).
  */
 export function documentText(doc: Document.Parsed, source: string, end: number): string {
+  const [start, valueEnd] = doc.range;
+  const json = jsonIndent(doc, source.slice(start, valueEnd));
+  if (json !== undefined)
+    return JSON.stringify(doc.toJSON(), null, json) + '\n' + source.slice(valueEnd, end);
   keepKeyLineComments(doc, source);
-  const [, valueEnd] = doc.range;
   const { comment } = doc;
   const docEnd = doc.directives.docEnd;
   // What follows the content (trailing comments, blank lines, "...") is written as it was.
@@ -21,6 +24,12 @@ export function documentText(doc: Document.Parsed, source: string, end: number):
     doc.comment = comment;
     doc.directives.docEnd = docEnd;
   }
+}
+
+/** JSON in (kubectl get -o json), JSON out: its indentation (0: on one line), if it is JSON. */
+function jsonIndent(doc: Document.Parsed, text: string): number | undefined {
+  if (!isMap(doc.contents) || !doc.contents.flow || !/^\s*\{\s*("|\})/.test(text)) return undefined;
+  return /^\{\n( *)"/.exec(text.trimStart())?.[1]?.length ?? 0;
 }
 
 /** How the document was written: the options that make `toString` write it alike. */
