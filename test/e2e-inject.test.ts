@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { ROOT } from './support/kubexit.js';
+import { kubexit, ROOT } from './support/kubexit.js';
 import { tempDir } from './support/temp.js';
 
 const VERSION = (
@@ -136,6 +136,17 @@ describe('kubexit inject (the CLI)', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: kubexit inject \[--rbac\]/);
     assert.match(help.stdout, new RegExp(`default kubexit:${VERSION.replace(/\./g, '\\.')}\\)`));
+  });
+
+  it('in a wrapped container (KUBEXIT_NAME set), inject is a command to supervise, not the tool', async () => {
+    const graveyard = tempDir('inject-wrapped');
+    const r = await kubexit(['inject', '-'], {
+      KUBEXIT_NAME: 'app',
+      KUBEXIT_GRAVEYARD: graveyard,
+    }).exited;
+    assert.equal(r.code, 127, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(readFileSync(join(graveyard, 'app'), 'utf8'), /^ExitCode: 127$/m);
   });
 
   it('a missing file: exit 1, its name on stderr, nothing on stdout', async () => {
