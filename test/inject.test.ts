@@ -305,6 +305,10 @@ spec:
       assert.equal(out, `${JSON.stringify(json, null, indentBy)}\n`);
       assert.equal(wired(out), out);
     }
+    const stream = `kind: ConfigMap\n---\n${JSON.stringify(pod)}\n`;
+    const out = wired(stream);
+    assert.ok(out.startsWith('kind: ConfigMap\n---\n{"kind":"Pod"'), out);
+    assert.equal(docs(out).length, 2);
   });
 
   it('inject twice is inject once, byte for byte (with --rbac too)', () => {

@@ -128,7 +128,7 @@ export function injectSources(
         for (const rbac of rbacDocuments(need, index)) append(rbacText(rbac), false);
       const explicitStart = doc.directives.docStart === true;
       append(
-        changed ? documentText(doc, source.text, end) : source.text.slice(start, end),
+        changed ? documentText(doc, source.text, start, end) : source.text.slice(start, end),
         explicitStart || output === '',
       );
       start = end;

@@ -5,13 +5,21 @@ import { isCollection, isMap, isScalar, visit, type Document, type ToStringOptio
 
 /**
  * The text of `doc` (parsed from `source`, then changed), to stand for the source's text of
- * that document up to `end` (where the next document begins).
+ * that document from `begin` to `end` (where the next document begins).
  */
-export function documentText(doc: Document.Parsed, source: string, end: number): string {
+export function documentText(
+  doc: Document.Parsed,
+  source: string,
+  begin: number,
+  end: number,
+): string {
   const [start, valueEnd] = doc.range;
-  const json = jsonIndent(doc, source.slice(start, valueEnd));
-  if (json !== undefined)
-    return JSON.stringify(doc.toJSON(), null, json) + '\n' + source.slice(valueEnd, end);
+  const json = jsonText(doc, source, start, valueEnd);
+  if (json !== undefined) {
+    const indent = /^\{\n( *)"/.exec(json.text)?.[1]?.length ?? 0;
+    const body = JSON.stringify(doc.toJSON(), null, indent);
+    return source.slice(begin, json.at) + body + '\n' + source.slice(valueEnd, end);
+  }
   keepKeyLineComments(doc, source);
   const { comment } = doc;
   const docEnd = doc.directives.docEnd;
@@ -26,10 +34,24 @@ export function documentText(doc: Document.Parsed, source: string, end: number):
   }
 }
 
-/** JSON in (kubectl get -o json), JSON out: its indentation (0: on one line), if it is JSON. */
-function jsonIndent(doc: Document.Parsed, text: string): number | undefined {
-  if (!isMap(doc.contents) || !doc.contents.flow || !/^\s*\{\s*("|\})/.test(text)) return undefined;
-  return /^\{\n( *)"/.exec(text.trimStart())?.[1]?.length ?? 0;
+/** JSON in (kubectl get -o json), JSON out: where the JSON text is, if the document is JSON. */
+function jsonText(
+  doc: Document.Parsed,
+  source: string,
+  start: number,
+  valueEnd: number,
+): { at: number; text: string } | undefined {
+  if (!isMap(doc.contents) || !doc.contents.flow) return undefined;
+  const at = source.indexOf('{', start);
+  if (at < 0 || at >= valueEnd) return undefined;
+  const text = source.slice(at, valueEnd);
+  try {
+    // Only real JSON: YAML flow style (anchors, aliases, comments) is written as YAML.
+    JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return { at, text };
 }
 
 /** How the document was written: the options that make `toString` write it alike. */
