@@ -176,6 +176,13 @@ spec:
     assert.ok(output.length > 0, 'the CLI, not injectSources, withholds the output');
   });
 
+  it('an app container already named kubexit: an error, since the init container needs the name', () => {
+    const input = `kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: kubexit\n      command: [k]\n      env: [{name: KUBEXIT_DEATH_DEPS, value: x}]\n`;
+    assert.deepEqual(inject(input).diagnostics, [
+      "in.yaml:4:3: error: Pod p: a container is already named kubexit: rename it, so that kubexit's init container can have that name",
+    ]);
+  });
+
   it('a YAML syntax error: file:line:col', () => {
     const { diagnostics } = inject('kind: Pod\nspec: [unclosed\n');
     assert.equal(diagnostics.length, 1);

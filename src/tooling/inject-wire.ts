@@ -111,19 +111,19 @@ class PodWirer {
       kubexitVolume !== undefined
         ? kubexitVolume.has('image')
         : this.options.imageVolume && installer === undefined;
-    const graveyards = new Set<string>();
+    let graveyard = false;
     let callsBin = false;
     for (const c of wanted) {
-      const wired = this.wireContainer(c, imageVolume);
-      if (wired.callsBin) callsBin = true;
-      if (wired.graveyardMounted) graveyards.add(GRAVEYARD_VOLUME);
+      const done = this.wireContainer(c, imageVolume);
+      callsBin ||= done.callsBin;
+      graveyard ||= done.graveyardMounted;
     }
     // Read again: the env now holds what was added.
-    const wiredNames = new Set(wanted.map((c) => c.node));
-    const wired = containersOf(this.spec).filter((c) => wiredNames.has(c.node));
+    const nodes = new Set(wanted.map((c) => c.node));
+    const wired = containersOf(this.spec).filter((c) => nodes.has(c.node));
     const usesApi = this.wireApi(wired, api);
 
-    this.addVolumes(graveyards.has(GRAVEYARD_VOLUME), callsBin, imageVolume);
+    this.addVolumes(graveyard, callsBin, imageVolume);
     if (installer !== undefined) this.upgradeInstaller(installer, wired);
     else if (callsBin && !imageVolume) this.addInstaller();
     if (usesApi) this.wireServiceAccount();
@@ -315,7 +315,7 @@ class PodWirer {
     if (containersOf(this.spec).some((c) => c.name === INSTALLER)) {
       this.error(
         undefined,
-        INSTALLER,
+        undefined,
         `a container is already named ${INSTALLER}: rename it, so that kubexit's init container ` +
           'can have that name',
       );
