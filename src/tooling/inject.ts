@@ -89,11 +89,16 @@ export function injectSources(
   const wire = wireOptions(options);
   const index = new ObjectIndex(sources);
   const diagnostics: Diagnostic[] = [];
-  let output = '';
+  // Parts joined once at the end: asking a growing string for its last character would copy
+  // it whole each time.
+  const parts: string[] = [];
+  let last = '';
   const append = (part: string, startsDocument: boolean): void => {
-    if (output !== '' && !output.endsWith('\n')) output += '\n';
-    if (output !== '' && !startsDocument) output += '---\n';
-    output += part;
+    if (part === '') return;
+    if (parts.length > 0 && last !== '\n') parts.push('\n');
+    if (parts.length > 0 && !startsDocument) parts.push('---\n');
+    parts.push(part);
+    last = part.slice(-1);
   };
 
   for (const source of sources) {
@@ -129,12 +134,12 @@ export function injectSources(
       const explicitStart = doc.directives.docStart === true;
       append(
         changed ? documentText(doc, source.text, start, end) : source.text.slice(start, end),
-        explicitStart || output === '',
+        explicitStart || parts.length === 0,
       );
       start = end;
     });
   }
-  return { output, diagnostics };
+  return { output: parts.join(''), diagnostics };
 }
 
 function rbacText(doc: Document): string {
