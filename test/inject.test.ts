@@ -446,6 +446,13 @@ describe('inject: Go-era wiring upgraded', () => {
     );
   });
 
+  it('a hostile sh -c script (200,000 slashes and operators) is read in one pass', () => {
+    const script = ';a/'.repeat(70_000);
+    const input = `kind: Pod\nspec:\n  containers:\n    - name: s\n      command: [sh, -c, '${script}']\n      env: [{name: KUBEXIT_DEATH_DEPS, value: x}]\n  initContainers:\n    - {name: i, command: [sh, -c, 'cp ${script}']}\n`;
+    const out = docs(wired(input))[0];
+    assert.deepEqual(out.spec.containers[0].command.slice(0, 3), ['/kubexit/kubexit', 'sh', '-c']);
+  });
+
   it('a kubexit built into the image (command: [kubexit, …]): left alone, with a warning', () => {
     const input = `kind: Pod
 metadata: {name: p}

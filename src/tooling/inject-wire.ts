@@ -14,14 +14,14 @@ import {
 } from 'yaml';
 import { DEFAULT_GRAVEYARD } from '../supervisor/config.js';
 import { MOUNT_PATH } from './install.js';
+import { BIN, callsKubexit, goCopyDestination, installerKind, words } from './inject-calls.js';
 import { asksForKubexit, configOf, containersOf, text, type Container } from './manifest.js';
 
 /** On the pod (template) metadata: "true" wires every container, "false" none. */
 export const INJECT_ANNOTATION = 'kubexit.io/inject';
 /** On the pod (template) metadata: "true"/"false" decides whether birth deps read the API. */
 export const API_ANNOTATION = 'kubexit.io/api';
-/** Where the executable is mounted: it finds its loader and libraries there. */
-export const BIN = `${MOUNT_PATH}/kubexit`;
+export { BIN };
 export const INSTALLER = 'kubexit';
 export const KUBEXIT_VOLUME = 'kubexit';
 export const GRAVEYARD_VOLUME = 'graveyard';
@@ -62,8 +62,6 @@ export interface PodWiring {
   /** The pod's service account when usesApi ("default" when it names none). */
   serviceAccount: string;
 }
-
-const SHELLS = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh', 'busybox']);
 
 /** Wires kubexit into the pod's containers that ask for it; `pod` is changed in place. */
 export function wirePod(pod: PodNodes, options: WireOptions): PodWiring {
@@ -457,11 +455,6 @@ function keyOf(pair: Pair): string | undefined {
   return text(pair.key);
 }
 
-function words(node: unknown): string[] {
-  if (!isSeq(node)) return [];
-  return node.items.map((i) => text(i) ?? '');
-}
-
 function show(value: string | undefined): string {
   return value === undefined ? 'nothing' : JSON.stringify(value);
 }
@@ -477,51 +470,4 @@ function mountsOf(container: YAMLMap): { name: string; path: string }[] {
     name: text(m.get('name')) ?? '',
     path: (text(m.get('mountPath')) ?? '').replace(/(.)\/+$/, '$1'),
   }));
-}
-
-/** `sh -c '…'`: the script, when a shell runs one. */
-function script(command: string[], args: string[]): string | undefined {
-  const all = [...command, ...args];
-  const shell = (all[0] ?? '').split('/').pop() as string;
-  if (!SHELLS.has(shell)) return undefined;
-  const flag = all.findIndex((w, i) => i > 0 && /^-[a-z]*c[a-z]*$/.test(w));
-  return flag < 0 ? undefined : all.slice(flag + 1).join('\n');
-}
-
-const OUR_CALL = new RegExp(`(^|[\\s;&|(\`'"])${BIN.replace(/\//g, '\\/')}(?=[\\s;&|)\`'"]|$)`);
-const OTHER_CALL = /(^|[\s;&|(`'"])(\S*\/)?kubexit(?=\s|$)/;
-
-/** Does the container run a kubexit already: ours (at /kubexit), another one, or none. */
-function callsKubexit(command: string[], args: string[]): 'ours' | 'other' | undefined {
-  const first = command[0] ?? '';
-  if (first === BIN) return 'ours';
-  if (first.split('/').pop() === 'kubexit') return 'other';
-  const body = script(command, args);
-  if (body === undefined) return undefined;
-  if (OUR_CALL.test(body)) return 'ours';
-  if (OTHER_CALL.test(body)) return 'other';
-  return undefined;
-}
-
-/**
- * The init container that provides the executable: ours (`args: [install, /kubexit]`, the
- * image's entrypoint), or a Go-era one (`cp /app/bin/kubexit /kubexit/kubexit`, or upstream's
- * `cp /bin/kubexit …`).
- */
-function installerKind(c: Container): 'ours' | 'go' | undefined {
-  if (!c.init) return undefined;
-  const args = words(c.node.get('args'));
-  if (!c.node.has('command') && args[0] === 'install') return 'ours';
-  return goCopyDestination(c) === undefined ? undefined : 'go';
-}
-
-const GO_COPY = /(?:^|[\s;&|])cp\s+(?:-\S+\s+)*(?:\S*\/)?kubexit\s+(\S+)/;
-
-/** Where a Go-era init container copies kubexit to (its folder), if it is one. */
-function goCopyDestination(c: Container): string | undefined {
-  const all = [...words(c.node.get('command')), ...words(c.node.get('args'))].join(' ');
-  const dest = GO_COPY.exec(all)?.[1];
-  if (dest === undefined) return undefined;
-  const clean = dest.replace(/^['"]|['"]$/g, '').replace(/\/+$/, '');
-  return clean.endsWith('/kubexit') && clean !== MOUNT_PATH ? clean.slice(0, -8) || '/' : clean;
 }
