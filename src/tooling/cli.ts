@@ -6,6 +6,7 @@ type Tool = (args: string[]) => Promise<number>;
 
 const LOADERS: Readonly<Record<string, () => Promise<Tool>>> = {
   // Each tool adds one line here: name → its module's command function.
+  inject: async () => (await import('./inject.js')).injectCommand,
   lint: async () => (await import('./lint.js')).lintCommand,
   graph: async () => (await import('./graph.js')).graphCommand,
   webhook: async () => (await import('./webhook.js')).webhookCommand,
