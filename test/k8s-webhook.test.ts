@@ -15,12 +15,8 @@ import { tempDir } from './support/temp.js';
 
 const started = await startCluster();
 
-// ─── The mutation under test: the one place to change when inject lands ───────────────────
-// `kubexit webhook` mutates with src/tooling/webhook-mutation.ts: today its PLACEHOLDER_FAKE,
-// which sets KUBEXIT_NAME and refuses a container asking for kubexit without a command. When
-// that file re-exports inject's injectPodObject, add to assertWired what inject adds too (the
-// kubexit init container, the volumes, the /kubexit/kubexit command prefix); ASKING and
-// CANNOT_WIRE are pods the real inject treats the same way.
+// ─── The mutation under test: inject's own (src/tooling/inject.ts injectPodObject) ─────────
+// ASKING asks for kubexit (a KUBEXIT_* variable); CANNOT_WIRE asks but has no command to wrap.
 const ASKING = {
   containers: [
     {
@@ -43,15 +39,38 @@ const CANNOT_WIRE = {
 };
 interface Container {
   name: string;
+  image?: string;
   command?: string[];
+  args?: string[];
   env?: { name: string; value?: string }[];
+  volumeMounts?: { name: string; mountPath: string }[];
 }
-function assertWired(spec: { containers: Container[] }): void {
+interface Spec {
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: { name: string; emptyDir?: { medium?: string } }[];
+}
+/** What kubexit inject adds: the installer, the two volumes, the wrapped command and its env. */
+function assertWired(spec: Spec): void {
+  const what = JSON.stringify(spec);
+  const installer = spec.initContainers?.[0];
+  assert.equal(installer?.name, 'kubexit', what);
+  assert.deepEqual(installer?.args, ['install', '/kubexit'], what);
+  assert.deepEqual(spec.volumes?.map((v) => v.name).sort(), ['graveyard', 'kubexit'], what);
   const app = spec.containers.find((c) => c.name === 'app');
-  assert.ok(
-    app?.env?.some((e) => e.name === 'KUBEXIT_NAME' && e.value === 'app'),
-    JSON.stringify(app),
+  assert.deepEqual(app?.command, ['/kubexit/kubexit', 'app', '--serve'], what);
+  const env = Object.fromEntries((app?.env ?? []).map((e) => [e.name, e.value]));
+  assert.equal(env.KUBEXIT_NAME, 'app', what);
+  assert.equal(env.KUBEXIT_GRAVEYARD, '/graveyard', what);
+  assert.deepEqual(
+    app?.volumeMounts?.map((m) => `${m.name}:${m.mountPath}`).sort(),
+    ['graveyard:/graveyard', 'kubexit:/kubexit'],
+    what,
   );
+  // The container that doesn't ask is left alone.
+  const db = spec.containers.find((c) => c.name === 'db');
+  assert.equal(db?.command, undefined, what);
+  assert.equal(db?.env, undefined, what);
 }
 function assertUntouched(spec: { containers: Container[] }): void {
   assert.deepEqual(
@@ -188,7 +207,7 @@ describe(
       const r = await createPod(optedIn, 'wired', ASKING);
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const stored = await k8s.must('GET', `/api/v1/namespaces/${optedIn}/pods/wired`);
-      assertWired(stored.spec as { containers: Container[] });
+      assertWired(stored.spec as Spec);
       await logged(
         run,
         new RegExp(`"message":"pod admitted","patch_operations":\\d+,"pod":"${optedIn}/wired"`),

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { isMap, isScalar, isSeq, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, parse, type Node } from 'yaml';
 import { lintSources, lintText, type Located } from '../src/tooling/lint.js';
 import { KNOWN_VARIABLES } from '../src/tooling/lint/pod.js';
 import { parseSourceFast } from '../src/tooling/lint/fast-yaml.js';
@@ -490,13 +490,24 @@ describe("lint's fast YAML reader", () => {
   });
 });
 
+/** What each example applies: the resources its kustomization lists (app.yaml is inject's input). */
+function exampleManifests(): string[] {
+  const files: string[] = [];
+  for (const d of readdirSync(join(ROOT, 'examples'), { withFileTypes: true })) {
+    const kustomization = join(ROOT, 'examples', d.name, 'kustomization.yaml');
+    if (!d.isDirectory() || !existsSync(kustomization)) continue;
+    const { resources } = parse(readFileSync(kustomization, 'utf8')) as { resources: string[] };
+    files.push(...resources.map((r) => join(ROOT, 'examples', d.name, r)));
+  }
+  return files;
+}
+
 describe('lint: the project examples', () => {
-  it('lint clean, each folder and all together', () => {
-    const dirs = readdirSync(join(ROOT, 'examples'), { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => join(ROOT, 'examples', d.name));
-    for (const dir of dirs) assert.deepEqual(lintSources(readSources([dir])).findings, [], dir);
-    assert.deepEqual(lintSources(readSources([join(ROOT, 'examples')])).findings, []);
+  it('lint clean, each file and all together', () => {
+    const files = exampleManifests();
+    assert.ok(files.length >= 4, String(files));
+    for (const file of files) assert.deepEqual(lintSources(readSources([file])).findings, [], file);
+    assert.deepEqual(lintSources(readSources(files)).findings, []);
   });
 });
 
@@ -543,9 +554,18 @@ describe('kubexit lint: the command', () => {
     assert.equal(code, 1);
   });
 
-  it('lints every YAML file of a folder: the examples are clean', async () => {
-    const { code, stdout } = await cli([join(ROOT, 'examples')]);
+  it('lints every YAML file given: the examples are clean', async () => {
+    const { code, stdout } = await cli(exampleManifests());
     assert.deepEqual([code, stdout], [0, '']);
+  });
+
+  it('lints every YAML file of a folder: an unwired app.yaml is not clean', async () => {
+    const { code, stdout } = await cli([join(ROOT, 'examples', 'client-server-job')]);
+    assert.match(
+      stdout,
+      /app\.yaml:\d+:\d+: error: container client's command doesn't run kubexit/,
+    );
+    assert.equal(code, 1);
   });
 
   it('exits 2 on a YAML syntax error, with its position', async () => {

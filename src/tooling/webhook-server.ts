@@ -32,6 +32,8 @@ export interface Mutation {
   pod: object;
   /** Why the pod cannot be wired: non-empty means the pod is refused (see handleReview). */
   problems: string[];
+  /** Said to the client (kubectl prints them) when the pod is admitted. */
+  warnings?: string[];
 }
 
 export type Mutate = (pod: object, request: AdmissionRequest) => Mutation | Promise<Mutation>;
@@ -332,11 +334,13 @@ export async function handleReview(
   }
   const ops = jsonPatch(pod, result.pod);
   log.info('pod admitted', { pod: name, patch_operations: ops.length, dry_run: request.dryRun });
-  if (ops.length === 0) return { allowed: true };
+  const warnings = result.warnings?.length ? { warnings: result.warnings } : {};
+  if (ops.length === 0) return { allowed: true, ...warnings };
   return {
     allowed: true,
     patchType: 'JSONPatch',
     patch: Buffer.from(JSON.stringify(ops)).toString('base64'),
+    ...warnings,
   };
 }
 

@@ -1,8 +1,8 @@
 // `kubexit webhook`: the mutating admission webhook that wires kubexit into the pods created in
 // the namespaces that opt in (deploy/webhook/). The server is webhook-server.ts; the mutation
-// is inject's, through webhook-mutation.ts.
+// is inject's own (one wiring for the CLI and the webhook).
 import { Log } from '../supervisor/log.js';
-import { injectPodObject } from './webhook-mutation.js';
+import { injectPodObject } from './inject.js';
 import { HEALTH_PATH, MUTATE_PATH, WebhookServer } from './webhook-server.js';
 
 export const USAGE = `Usage: kubexit webhook --cert FILE --key FILE [--port 8443] [--addr 0.0.0.0] [--image IMAGE]
