@@ -17,8 +17,9 @@ else
   exe=$PWD/dist/bin/kubexit-linux-$(node -p process.arch)
   echo "== again, against $exe"
   KUBEXIT_BIN=$exe node --test build/test/e2e-*.test.js build/test/k8s-birth.test.js build/test/k8s-apiserver.test.js build/test/kube-hostile.test.js
-  # The manifest tools through the CLI (issue 11): graph, webhook.
-  KUBEXIT_BIN=$exe node --test build/test/graph.test.js build/test/webhook.test.js build/test/k8s-webhook.test.js
+  # The manifest tools through the CLI (e2e-inject is above): lint, graph, webhook, and the
+  # examples piped through inject to the apiserver.
+  KUBEXIT_BIN=$exe node --test build/test/lint.test.js build/test/graph.test.js build/test/webhook.test.js build/test/k8s-webhook.test.js build/test/k8s-inject.test.js
 fi
 if [[ -n ${KUBEXIT_TEST_SKIP:-} ]]; then
   echo "== passed, without the parts KUBEXIT_TEST_SKIP=$KUBEXIT_TEST_SKIP leaves out"

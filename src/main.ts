@@ -89,6 +89,13 @@ function fileName(): string | undefined {
 async function main(argv: string[]): Promise<number> {
   const name = fileName();
   if (name === 'cp' || name === 'sh') return answerGoEraInit(name, argv);
+  // The fork's image had no entrypoint, so its init container could give the cp as `args:`;
+  // ours then runs `kubexit cp …`. Without KUBEXIT_NAME nothing could be supervised anyway.
+  if (process.env.KUBEXIT_NAME === undefined && (argv[0] === 'cp' || argv[0] === 'sh')) {
+    const { goEraInit } = await import('./tooling/go-era-init.js');
+    const what = goEraInit(argv[0], argv.slice(1));
+    if (what.kind === 'install' && what.atMountPath) return installInto(what.dir);
+  }
   if (argv.length === 1 && argv[0] === '--version') return print(`kubexit ${version}\n`);
   if (argv.length === 1 && argv[0] === '--help') return print(HELP);
   if (argv.length === 2 && argv[0] === 'install') return installInto(argv[1] as string);

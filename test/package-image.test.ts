@@ -591,6 +591,18 @@ describe('the image (OCI layout from scripts/image.sh, no daemon)', { skip }, ()
     });
   }
 
+  it('Go-era init container with the cp as args: (no command): the entrypoint installs', () => {
+    const into = join(work, 'go-init-args');
+    mkdirSync(into);
+    const r = initContainer(
+      ['/usr/local/bin/kubexit', 'cp', '/app/bin/kubexit', '/kubexit/kubexit'],
+      into,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^installed \/kubexit\/kubexit with /);
+    sameFiles(join(rootfs, 'kubexit'), into);
+  });
+
   it("the image's cp and sh refuse anything else: exit 2, one JSON line saying what to write", () => {
     const refused: [string[], RegExp][] = [
       [['cp', '/etc/passwd', '/kubexit/kubexit'], /\/etc\/passwd is not kubexit/],
