@@ -26,6 +26,13 @@ const HELP = `kubexit ${version}: supervise one command in a Kubernetes pod's co
 
 Usage: kubexit <command> [args…]     (also: kubexit --help, kubexit --version)
        kubexit install <dir>        copy this executable (and what it needs) to <dir>/kubexit
+       kubexit inject [--rbac] [--image IMAGE] [--image-volume] FILE|DIR|-
+                                    wire kubexit into Kubernetes YAML (kubexit inject --help)
+       kubexit lint [--json] FILE|DIR|-   check the kubexit wiring of Kubernetes YAML
+       kubexit graph [--format mermaid|dot] FILE|DIR|-   the pods' dependency graphs
+       kubexit webhook --cert FILE --key FILE [--port 8443] [--image IMAGE]
+                                    the admission webhook that wires kubexit into pods
+       (the four tools run only where KUBEXIT_NAME is unset)
        (run from a file named cp or sh, as the image's /bin/cp and /bin/sh: the Go kubexit's
        init command cp /app/bin/kubexit <dir>/kubexit, or /bin/kubexit, does that install)
 
