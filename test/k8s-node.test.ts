@@ -404,5 +404,38 @@ describe(
         psqlStone,
       );
     });
+
+    it("the Go kubexit's own client-server Job, as written for it (init container `cp /app/bin/kubexit /kubexit/kubexit`, kubexit started from sh -c), completes with only the images changed", async () => {
+      const ns = await node.namespace('node-go-era');
+      const dir = node.overlay(join(FIXTURES, 'go-era-client-server-job'), ns, {
+        ...images,
+        kubexit: node.kubexitImage, // the fork's kubexit:latest: the one line a user changes
+        alpine: STANDIN_IMAGE,
+      });
+      await node.mustKubectl(['apply', '-k', dir]);
+      const job = await jobDone(ns, 'client-server-job');
+      const pod = await onlyPod(ns, 'client-server-job');
+      const name = pod.metadata.name;
+      const init = await node.logs(ns, name, 'kubexit');
+      const client = await node.logs(ns, name, 'client');
+      const server = await node.logs(ns, name, 'server');
+      const diagnostics = `\n--- kubexit\n${init}\n--- client\n${client}\n--- server\n${server}`;
+      assert.equal(job.status.succeeded, 1, JSON.stringify(job.status) + diagnostics);
+      assert.deepEqual(exitCodes(pod), ['client=0', 'kubexit=0', 'server=0'], diagnostics);
+      // The image's /bin/cp is kubexit: the Go-era copy installed the executable and its loader.
+      assert.match(init, /^installed \/kubexit\/kubexit with /, diagnostics);
+
+      const graveyard = node.emptyDir(pod, 'graveyard');
+      const clientStone = readFileSync(join(graveyard, 'client'), 'utf8');
+      const serverStone = readFileSync(join(graveyard, 'server'), 'utf8');
+      const [, clientBorn, clientDied, clientCode] = LIVED.exec(clientStone) ?? [];
+      const [, serverBorn, serverDied, serverCode] = LIVED.exec(serverStone) ?? [];
+      assert.ok(clientBorn && clientDied && serverBorn && serverDied, clientStone + serverStone);
+      assert.deepEqual([clientCode, serverCode], ['0', '0']);
+      assert.ok(before_(serverBorn, clientBorn), `server born ${serverBorn}, client ${clientBorn}`);
+      assert.ok(before_(clientDied, serverDied), `client died ${clientDied}, server ${serverDied}`);
+      assert.deepEqual(childLines(client).slice(-1), [PAGE], diagnostics);
+      assert.equal(afterMarker(server, 'nginx: SIGTERM; /graveyard/client holds:'), clientStone);
+    });
   },
 );

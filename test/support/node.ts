@@ -8,7 +8,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { ROOT, Watched } from './kubexit.js';
 import { tempDir } from './temp.js';
 
@@ -392,7 +392,8 @@ export class RealNode {
       apiVersion: 'kustomize.config.k8s.io/v1beta1',
       kind: 'Kustomization',
       namespace,
-      bases: [relative(dir, join(EXAMPLES, example))],
+      // An example's name, or the absolute path of another base (a test fixture).
+      bases: [relative(dir, isAbsolute(example) ? example : join(EXAMPLES, example))],
       images: Object.entries(images).map(([name, ref]) => {
         const colon = ref.lastIndexOf(':');
         return { name, newName: ref.slice(0, colon), newTag: ref.slice(colon + 1) };
