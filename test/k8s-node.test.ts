@@ -157,6 +157,23 @@ describe(
       }
     }
 
+    /**
+     * The two tombstones in the pod's graveyard: both lived and exited 0, `first` was born before
+     * `second` and `second` died before `first` (the server outlives its client).
+     */
+    function livedInOrder(pod: PodObject, first: string, second: string): [string, string] {
+      const graveyard = node.emptyDir(pod, 'graveyard');
+      const stones = [first, second].map((n) => readFileSync(join(graveyard, n), 'utf8'));
+      const [a = [], b = []] = stones.map((t) => LIVED.exec(t) ?? []);
+      const [, aBorn, aDied, aCode] = a;
+      const [, bBorn, bDied, bCode] = b;
+      assert.ok(aBorn && aDied && bBorn && bDied, stones.join(''));
+      assert.deepEqual([aCode, bCode], ['0', '0'], stones.join(''));
+      assert.ok(before_(aBorn, bBorn), `${first} born ${aBorn}, ${second} ${bBorn}`);
+      assert.ok(before_(bDied, aDied), `${second} died ${bDied}, ${first} ${aDied}`);
+      return stones as [string, string];
+    }
+
     it('client-server-job completes: the client starts once the real kubelet found the server ready, the server stops once the client died', async () => {
       const ns = await node.namespace('node-client-server');
       const dir = node.overlay('client-server-job', ns, images, [
@@ -179,16 +196,7 @@ describe(
       await assertClusterToken(ns, pod, 'client-server-job');
 
       // The tombstones, in the graveyard emptyDir (tmpfs) on this machine.
-      const graveyard = node.emptyDir(pod, 'graveyard');
-      const clientStone = readFileSync(join(graveyard, 'client'), 'utf8');
-      const serverStone = readFileSync(join(graveyard, 'server'), 'utf8');
-      const [, clientBorn, clientDied, clientCode] = LIVED.exec(clientStone) ?? [];
-      const [, serverBorn, serverDied, serverCode] = LIVED.exec(serverStone) ?? [];
-      assert.ok(clientBorn && clientDied && serverBorn && serverDied, clientStone + serverStone);
-      assert.equal(clientCode, '0');
-      assert.equal(serverCode, '0');
-      assert.ok(before_(serverBorn, clientBorn), `server born ${serverBorn}, client ${clientBorn}`);
-      assert.ok(before_(clientDied, serverDied), `client died ${clientDied}, server ${serverDied}`);
+      const [, clientStone] = livedInOrder(pod, 'server', 'client');
 
       // Birth: the client's kubexit watched the pod through the `kubernetes` Service until the
       // kubelet marked the server ready, then started curl, which got the page.
@@ -387,16 +395,8 @@ describe(
         'now() for my-project:my-region:my-instance',
       ]);
 
-      const graveyard = node.emptyDir(pod, 'graveyard');
-      const psqlStone = readFileSync(join(graveyard, 'psql'), 'utf8');
-      const proxyStone = readFileSync(join(graveyard, 'cloudsql-proxy'), 'utf8');
-      const [, psqlBorn, psqlDied, psqlCode] = LIVED.exec(psqlStone) ?? [];
-      const [, proxyBorn, proxyDied, proxyCode] = LIVED.exec(proxyStone) ?? [];
-      assert.ok(psqlBorn && psqlDied && proxyBorn && proxyDied, psqlStone + proxyStone);
-      assert.equal(psqlCode, '0');
-      assert.equal(proxyCode, '0', 'the proxy exits 0 on SIGTERM (--exit-zero-on-sigterm)');
-      assert.ok(before_(proxyBorn, psqlBorn));
-      assert.ok(before_(psqlDied, proxyDied));
+      // The proxy exits 0 on SIGTERM (--exit-zero-on-sigterm).
+      const [, psqlStone] = livedInOrder(pod, 'cloudsql-proxy', 'psql');
       const proxyEvents = events(proxy);
       assert.ok(proxyEvents.includes('New death: psql'), proxyEvents.join('\n'));
       assert.equal(
@@ -425,15 +425,7 @@ describe(
       // The image's /bin/cp is kubexit: the Go-era copy installed the executable and its loader.
       assert.match(init, /^installed \/kubexit\/kubexit with /, diagnostics);
 
-      const graveyard = node.emptyDir(pod, 'graveyard');
-      const clientStone = readFileSync(join(graveyard, 'client'), 'utf8');
-      const serverStone = readFileSync(join(graveyard, 'server'), 'utf8');
-      const [, clientBorn, clientDied, clientCode] = LIVED.exec(clientStone) ?? [];
-      const [, serverBorn, serverDied, serverCode] = LIVED.exec(serverStone) ?? [];
-      assert.ok(clientBorn && clientDied && serverBorn && serverDied, clientStone + serverStone);
-      assert.deepEqual([clientCode, serverCode], ['0', '0']);
-      assert.ok(before_(serverBorn, clientBorn), `server born ${serverBorn}, client ${clientBorn}`);
-      assert.ok(before_(clientDied, serverDied), `client died ${clientDied}, server ${serverDied}`);
+      const [, clientStone] = livedInOrder(pod, 'server', 'client');
       assert.deepEqual(childLines(client).slice(-1), [PAGE], diagnostics);
       assert.equal(afterMarker(server, 'nginx: SIGTERM; /graveyard/client holds:'), clientStone);
     });
