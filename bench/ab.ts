@@ -5,9 +5,13 @@
 //   a supervisor given as `name=node:<file.js>` runs under this Node.
 // AB_MEASURES=startup,death,cgroup (the default: all three) picks the measures; the counts are
 // BENCH_STARTUP_RUNS, BENCH_DEATH_RUNS and BENCH_CGROUP_RUNS, as for npm run bench.
+// AB_SETTLE_MS=n waits n ms after the child runs before the death is written (0, the default,
+// is npm run bench's way: the death races the end of the supervisor's start-up, and with it
+// the runtime's first garbage collections; a few ms later is a dependency dying mid-run).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   baseEnv,
   type Figures,
@@ -25,6 +29,7 @@ import {
 import { cgroupSkip, charged } from './memory-cgroup.js';
 import { f2, interleaved, pct, results } from './report.js';
 
+const SETTLE_MS = Number(process.env.AB_SETTLE_MS ?? 0);
 let writer: ReturnType<typeof start> | undefined;
 async function write(op: 'born' | 'inplace' | 'rename', path: string): Promise<bigint> {
   writer ??= start([WRITER], process.env, ['pipe', 'pipe', 'inherit']);
@@ -48,6 +53,7 @@ async function death(s: Supervisor, how: 'rename' | 'inplace'): Promise<number> 
   await write('born', dep);
   const run = start([...s.argv, PROBE, 'term'], env);
   await run.line(); // ready: the watch was set up before the child started
+  if (SETTLE_MS > 0) await sleep(SETTLE_MS);
   const t0 = await write(how, dep);
   const t1 = ns(await run.line());
   await run.exited;
