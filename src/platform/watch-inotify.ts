@@ -5,7 +5,6 @@
 // One inotify instance for the process, as libuv has for Node: instances are few (128 per user
 // on a node by default), watches are many. It lives as long as the process.
 import { closeSync } from 'node:fs';
-import { constants } from 'node:os';
 import type { DirEvents, DirWatch } from './watch.js';
 
 const IN_NONBLOCK = 0o4000;
@@ -212,8 +211,11 @@ const DESCRIPTIONS: Record<string, string> = {
 
 /** An error shaped like Node's own (code, errno, syscall, path), from a libc errno. */
 function systemError(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
+  // node:os only here, on a failure: loading it costs every start some memory under Bun.
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  const os = getBuiltin?.('node:os') as typeof import('node:os') | undefined;
   const code =
-    Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+    Object.entries(os?.constants.errno ?? {}).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
   const err: NodeJS.ErrnoException = new Error(
     `${code}: ${DESCRIPTIONS[code] ?? 'system error'}, ${syscall} '${path}'`,
   );

@@ -14,9 +14,15 @@ import {
   unlinkSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { fileKind } from '../platform/file-kind.js';
+import {
+  connectUnix,
+  listenUnix,
+  type UnixLink,
+  type UnixLinkEvents,
+  type UnixListener,
+} from '../platform/unix-socket.js';
 import type { Trace } from './log.js';
 
 const SUFFIX = '.alive';
@@ -115,22 +121,14 @@ export async function holdLiveness(dir: string, name: string): Promise<OwnLivene
     return unavailable(
       `the path is longer than a Unix socket address (${SUN_PATH_MAX} bytes), even through /proc/self/fd`,
     );
-  const server = createServer(hold);
+  let server: UnixListener;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ path: address.path }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    server = await listenUnix(address.path, hold);
   } catch (err) {
     return unavailable((err as Error).message);
   } finally {
     address.release();
   }
-  server.on('error', () => {}); // an accept error (EMFILE) is no reason to end kubexit
-  server.unref();
   let ours: Stats | undefined;
   try {
     // Dependents may run as other users: connecting needs write permission on the socket.
@@ -153,9 +151,9 @@ export async function holdLiveness(dir: string, name: string): Promise<OwnLivene
   };
 }
 
-const held = new Set<Socket>();
+const held = new Set<UnixLink>();
 /** Kept reachable for the life of the process: never closed, never collected. */
-let own: { server: Server; path: string; id: string | undefined } | undefined;
+let own: { server: UnixListener; path: string; id: string | undefined } | undefined;
 
 /**
  * A bound socket pins its folder: while it is open, the kernel does not report the folder's own
@@ -174,7 +172,7 @@ export function giveUpIfRemoved(): boolean {
   const { server } = own;
   own = undefined;
   server.close();
-  for (const socket of held) socket.end(MOVED, () => socket.destroy());
+  for (const link of held) link.endWith(MOVED);
   return true;
 }
 
@@ -184,13 +182,13 @@ const FULL = Buffer.from('full\n');
 const MOVED = Buffer.from('removed\n');
 
 /** A follower: held until it leaves, unread; one that sends anything is not a kubexit. */
-function hold(socket: Socket): void {
-  socket.on('error', () => {});
-  if (held.size >= MAX_FOLLOWERS) return void socket.end(FULL, () => socket.destroy());
-  held.add(socket);
-  socket.on('data', () => socket.destroy());
-  socket.on('close', () => held.delete(socket));
-  socket.unref?.();
+function hold(link: UnixLink): UnixLinkEvents {
+  if (held.size >= MAX_FOLLOWERS) {
+    link.endWith(FULL);
+    return { data: () => {}, close: () => {} };
+  }
+  held.add(link);
+  return { data: () => link.destroy(), close: () => held.delete(link) };
 }
 
 /** Dependents: follow the liveness of dependencies whose tombstone says they live. */
@@ -208,7 +206,7 @@ export interface LivenessFollower {
 
 type Follow =
   /** Connecting, or connected (socket open). */
-  | { state: 'on'; socket: Socket; id: string }
+  | { state: 'on'; socket: UnixLink; id: string }
   /** Not followed: no socket (a Go kubexit), or one that cannot be trusted; `key` says which,
    * so each is logged once, again only after it changed. */
   | { state: 'off'; key: string }
@@ -269,35 +267,36 @@ export function followLiveness(
       if (pending) connectDone();
       pending = false;
     };
-    const socket = connect({ path: address.path });
+    const socket: UnixLink = connectUnix(address.path, {
+      connect() {
+        address.release();
+        connected = true;
+        settle();
+        if (!mine()) return socket.destroy();
+        trace.event(`Liveness of ${name}: connected to ${path}`);
+      },
+      data() {
+        // Turned away (more followers than it holds), or not a kubexit's socket at all.
+        socket.destroy();
+        off(name, `talks:${id}`, `its socket sends data (full, or not a kubexit's): ${FALLBACK}`);
+      },
+      error(code) {
+        error = code;
+      },
+      close() {
+        address.release();
+        try {
+          closing();
+        } finally {
+          settle();
+        }
+      },
+    });
     const mine = (): boolean => {
       const f = follows.get(name);
       return f?.state === 'on' && f.socket === socket;
     };
     follows.set(name, { state: 'on', socket, id });
-    socket.on('connect', () => {
-      address.release();
-      connected = true;
-      settle();
-      if (!mine()) return void socket.destroy();
-      trace.event(`Liveness of ${name}: connected to ${path}`);
-    });
-    socket.on('data', () => {
-      // Turned away (more followers than it holds), or not a kubexit's socket at all.
-      socket.destroy();
-      off(name, `talks:${id}`, `its socket sends data (full, or not a kubexit's): ${FALLBACK}`);
-    });
-    socket.on('error', (err) => {
-      error = codeOf(err);
-    });
-    socket.on('close', () => {
-      address.release();
-      try {
-        closing();
-      } finally {
-        settle();
-      }
-    });
     const closing = (): void => {
       if (closed || !mine()) return;
       if (connected) return dead(name, 'its connection closed');
@@ -311,7 +310,6 @@ export function followLiveness(
       if (error === 'ENOENT') return recheck(name);
       off(name, `${error}:${id}`, `cannot connect to its socket (${error}): ${FALLBACK}`);
     };
-    socket.unref?.();
   };
 
   /** The socket file as it is now: connect when it is one we may try. */
