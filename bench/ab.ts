@@ -8,61 +8,15 @@
 // AB_SETTLE_MS=n waits n ms after the child runs before the death is written (0, the default,
 // is npm run bench's way: the death races the end of the supervisor's start-up, and with it
 // the runtime's first garbage collections; a few ms later is a dependency dying mid-run).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  baseEnv,
-  type Figures,
-  ms,
-  ns,
-  OUT,
-  PROBE,
-  REFERENCE,
-  ROOT,
-  RUNS,
-  start,
-  type Supervisor,
-  WRITER,
-} from './harness.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Figures, PROBE, REFERENCE, RUNS, type Supervisor } from './harness.js';
+import { buildHelpers, deaths, startup, stopWriter } from './measures.js';
 import { cgroupSkip, charged } from './memory-cgroup.js';
 import { f2, interleaved, pct, results } from './report.js';
 
 const SETTLE_MS = Number(process.env.AB_SETTLE_MS ?? 0);
-let writer: ReturnType<typeof start> | undefined;
-async function write(op: 'born' | 'inplace' | 'rename', path: string): Promise<bigint> {
-  writer ??= start([WRITER], process.env, ['pipe', 'pipe', 'inherit']);
-  writer.proc.stdin?.write(`${op} ${path}\n`);
-  const answer = await writer.line();
-  if (!answer.startsWith('t ')) throw new Error(`writer: ${op} ${path} failed`);
-  return ns(answer);
-}
-
-async function startup(s: Supervisor): Promise<Figures> {
-  const t0 = process.hrtime.bigint();
-  const run = start([...s.argv, PROBE, 'start'], baseEnv());
-  const t1 = ns(await run.line());
-  await run.exited;
-  return { startup: ms(t1 - t0) };
-}
-
-async function death(s: Supervisor, how: 'rename' | 'inplace'): Promise<number> {
-  const env = baseEnv({ KUBEXIT_DEATH_DEPS: 'main' });
-  const dep = join(env.KUBEXIT_GRAVEYARD as string, 'main');
-  await write('born', dep);
-  const run = start([...s.argv, PROBE, 'term'], env);
-  await run.line(); // ready: the watch was set up before the child started
-  if (SETTLE_MS > 0) await sleep(SETTLE_MS);
-  const t0 = await write(how, dep);
-  const t1 = ns(await run.line());
-  await run.exited;
-  return ms(t1 - t0);
-}
-
-async function deaths(s: Supervisor): Promise<Figures> {
-  return { 'death.rename': await death(s, 'rename'), 'death.inplace': await death(s, 'inplace') };
-}
+const deathsSettled = (s: Supervisor): Promise<Figures> => deaths(s, SETTLE_MS);
 
 function supervisors(args: string[]): Supervisor[] {
   return args.map((arg) => {
@@ -97,13 +51,7 @@ function report(keys: string[], list: Supervisor[], childKey?: string): void {
 }
 
 async function main(): Promise<void> {
-  mkdirSync(OUT, { recursive: true });
-  for (const [out, src] of [
-    [PROBE, 'probe.c'],
-    [REFERENCE, 'reference.c'],
-    [WRITER, 'writer.c'],
-  ] as const)
-    if (!existsSync(out)) execFileSync('cc', ['-O2', '-o', out, join(ROOT, 'bench', src)]);
+  buildHelpers();
   const list = supervisors(process.argv.slice(2));
   const which = new Set((process.env.AB_MEASURES ?? 'startup,death,cgroup').split(','));
   console.log(`A/B, rounds interleaved: ${list.map((s) => s.label).join(' ')}`);
@@ -112,7 +60,7 @@ async function main(): Promise<void> {
     report(['startup'], list);
   }
   if (which.has('death')) {
-    await interleaved(list, RUNS.death, deaths);
+    await interleaved(list, RUNS.death, deathsSettled);
     report(['death.rename', 'death.inplace'], list);
   }
   if (which.has('cgroup')) {
@@ -132,7 +80,7 @@ async function main(): Promise<void> {
       report(['cg.vmrss', 'cg.anon'], list);
     }
   }
-  writer?.proc.stdin?.end();
+  stopWriter();
 }
 
 await main();

@@ -22,7 +22,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
-  mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -53,8 +52,8 @@ import {
   start,
   status,
   type Supervisor,
-  WRITER,
 } from './harness.js';
+import { buildHelpers, death, deaths, startup, stopWriter, write } from './measures.js';
 import { cgroupSkip, charged } from './memory-cgroup.js';
 import {
   f2,
@@ -100,24 +99,6 @@ function supervisors(): Supervisor[] {
   return list;
 }
 
-/** bench/writer.c, kept running: publishes a tombstone and answers with its t0. */
-let writer: ReturnType<typeof start> | undefined;
-async function write(op: 'born' | 'inplace' | 'rename', path: string): Promise<bigint> {
-  writer ??= start([WRITER], process.env, ['pipe', 'pipe', 'inherit']);
-  writer.proc.stdin?.write(`${op} ${path}\n`);
-  const answer = await writer.line();
-  if (!answer.startsWith('t ')) throw new Error(`writer: ${op} ${path} failed`);
-  return ns(answer);
-}
-
-async function startup(s: Supervisor): Promise<Figures> {
-  const t0 = process.hrtime.bigint();
-  const run = start([...s.argv, PROBE, 'start'], baseEnv());
-  const t1 = ns(await run.line());
-  await run.exited;
-  return { startup: ms(t1 - t0) };
-}
-
 async function forward(s: Supervisor): Promise<Figures> {
   const run = start([...s.argv, PROBE, 'term'], baseEnv());
   await run.line(); // ready
@@ -126,27 +107,6 @@ async function forward(s: Supervisor): Promise<Figures> {
   const t1 = ns(await run.line());
   await run.exited;
   return { forward: ms(t1 - t0) };
-}
-
-/** The dependency holds a Born tombstone (as it would), then dies by the writer's kind. */
-async function death(
-  s: Supervisor,
-  how: 'rename' | 'inplace',
-  extra: Record<string, string> = {},
-): Promise<number> {
-  const env = baseEnv({ KUBEXIT_DEATH_DEPS: 'main', ...extra });
-  const dep = join(env.KUBEXIT_GRAVEYARD as string, 'main');
-  await write('born', dep);
-  const run = start([...s.argv, PROBE, 'term'], env);
-  await run.line(); // ready: the watch was set up before the child started
-  const t0 = await write(how, dep);
-  const t1 = ns(await run.line());
-  await run.exited;
-  return ms(t1 - t0);
-}
-
-async function deaths(s: Supervisor): Promise<Figures> {
-  return { 'death.rename': await death(s, 'rename'), 'death.inplace': await death(s, 'inplace') };
 }
 
 /** The rename death reaction with the child in its own process group, and without. */
@@ -444,13 +404,7 @@ async function lintSpeed(kubexits: Supervisor[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  mkdirSync(OUT, { recursive: true });
-  for (const [out, src] of [
-    [PROBE, 'probe.c'],
-    [REFERENCE, 'reference.c'],
-    [WRITER, 'writer.c'],
-  ] as const)
-    execFileSync('cc', ['-O2', '-o', out, join(ROOT, 'bench', src)]);
+  buildHelpers();
   const list = supervisors();
   const kubexits = list.filter((s) => s.kind === 'kubexit');
   const dependents = list.filter((s) => s.kind === 'kubexit' || s.kind === 'reference');
@@ -554,7 +508,7 @@ async function main(): Promise<void> {
   const json = join(OUT, 'results.json');
   saveJson(list, json, table);
   console.log(`samples: ${json}`);
-  writer?.proc.stdin?.end();
+  stopWriter();
 }
 
 await main();

@@ -1,7 +1,6 @@
 // Every example's manifests are accepted by a real kube-apiserver (server-side dry run: the
 // API's own validation, defaulting and admission, nothing created).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -32,17 +31,8 @@ interface PodSpec {
 }
 
 function kubectl(args: string[]): Promise<{ code: number; out: string }> {
-  const k8s = started.cluster;
-  if (!k8s) throw new Error('no cluster');
-  return new Promise((resolve) => {
-    execFile(
-      k8s.kubectl,
-      args,
-      { env: { ...process.env, KUBECONFIG: k8s.kubeconfig } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
+  if (!started.cluster) throw new Error('no cluster');
+  return started.cluster.runKubectl(args);
 }
 
 describe('examples apply to a real kube-apiserver', { skip: started.skip }, () => {

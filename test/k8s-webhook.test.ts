@@ -3,7 +3,6 @@
 // with the settings of deploy/webhook/mutating-webhook.yaml (failure policy, selectors...) but
 // a URL, a CA made here, and a namespace selector only this run's namespaces match.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -87,18 +86,6 @@ function shippedWebhook(): Record<string, unknown> {
     toJS(): { webhooks: Record<string, unknown>[] };
   }[];
   return doc?.toJS().webhooks[0] as Record<string, unknown>;
-}
-
-function kubectl(k8s: Cluster, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      k8s.kubectl,
-      args,
-      { env: { ...process.env, KUBECONFIG: k8s.kubeconfig } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
 }
 
 describe(
@@ -261,7 +248,7 @@ describe(
         metadata: { name: 'kubexit-system' },
       });
       assert.ok([201, 409].includes(ns.status), `namespace: ${ns.status}`);
-      const { code, out } = await kubectl(k8s, [
+      const { code, out } = await k8s.runKubectl([
         'apply',
         '--dry-run=server',
         '-k',

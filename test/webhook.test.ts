@@ -158,26 +158,35 @@ class Lines {
   }
 }
 
+/** A server on 127.0.0.1 with the first certificate in a fresh folder, logging into `lines`. */
+async function startServer(
+  lines: Lines,
+  limits: { maxBodyBytes?: number; requestTimeoutMs?: number } = {},
+): Promise<{ server: WebhookServer; port: number; dir: string }> {
+  const dir = tempDir('kubexit-webhook-');
+  writeFileSync(join(dir, 'tls.crt'), first.cert);
+  writeFileSync(join(dir, 'tls.key'), first.key);
+  const server = await WebhookServer.start({
+    certFile: join(dir, 'tls.crt'),
+    keyFile: join(dir, 'tls.key'),
+    port: 0,
+    host: '127.0.0.1',
+    mutate: fakeMutate,
+    log: new Log({ sink: lines.sink }),
+    ...limits,
+  });
+  return { server, port: server.port, dir };
+}
+
 describe('webhook server (in-process, fake mutation)', () => {
   let server: WebhookServer;
   let port: number;
-  let dir: string;
   const lines = new Lines();
   before(async () => {
-    dir = tempDir('kubexit-webhook-');
-    writeFileSync(join(dir, 'tls.crt'), first.cert);
-    writeFileSync(join(dir, 'tls.key'), first.key);
-    server = await WebhookServer.start({
-      certFile: join(dir, 'tls.crt'),
-      keyFile: join(dir, 'tls.key'),
-      port: 0,
-      host: '127.0.0.1',
-      mutate: fakeMutate,
-      log: new Log({ sink: lines.sink }),
+    ({ server, port } = await startServer(lines, {
       maxBodyBytes: 64 * 1024,
       requestTimeoutMs: 300,
-    });
-    port = server.port;
+    }));
   });
   after(() => server?.close());
 
@@ -288,18 +297,7 @@ describe('webhook certificate files rewritten in place (in-process)', () => {
   let dir: string;
   const lines = new Lines();
   before(async () => {
-    dir = tempDir('kubexit-webhook-');
-    writeFileSync(join(dir, 'tls.crt'), first.cert);
-    writeFileSync(join(dir, 'tls.key'), first.key);
-    server = await WebhookServer.start({
-      certFile: join(dir, 'tls.crt'),
-      keyFile: join(dir, 'tls.key'),
-      port: 0,
-      host: '127.0.0.1',
-      mutate: fakeMutate,
-      log: new Log({ sink: lines.sink }),
-    });
-    port = server.port;
+    ({ server, port, dir } = await startServer(lines));
   });
   after(() => server?.close());
 

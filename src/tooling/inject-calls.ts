@@ -8,7 +8,16 @@ import { text, type Container } from './manifest.js';
 /** Where the executable is mounted: it finds its loader and libraries there. */
 export const BIN = `${MOUNT_PATH}/kubexit`;
 
-const SHELLS = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh', 'busybox']);
+/** Programs that run an `-c` script: a kubexit inside it still runs kubexit. */
+export const SHELLS: ReadonlySet<string> = new Set([
+  'sh',
+  'bash',
+  'ash',
+  'dash',
+  'zsh',
+  'ksh',
+  'busybox',
+]);
 
 /** A sequence's items as strings (a command, its args). */
 export function words(node: unknown): string[] {

@@ -177,6 +177,19 @@ export class Cluster {
     this.agent = new Agent({ ca: this.ca, keepAlive: true });
   }
 
+  /** kubectl against this cluster: its exit code and its output (stdout, then stderr). */
+  runKubectl(args: string[]): Promise<{ code: number; out: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        this.kubectl,
+        args,
+        { env: { ...process.env, KUBECONFIG: this.kubeconfig } },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
+      );
+    });
+  }
+
   /** Stops the apiserver (etcd keeps running); KILL, so watches break at once, as in a crash. */
   async apiserverStop(): Promise<void> {
     await script(['apiserver-stop'], { ...this.env, KUBEXIT_K8S_STOP_SIGNAL: 'KILL' });

@@ -2,13 +2,13 @@
 // wiring of the Go kubexit era (cp in the init container, kubexit inside sh -c), recognised.
 import { posix } from 'node:path';
 import { isSeq, type Node } from 'yaml';
+import { goCopyDestination, SHELLS } from '../inject-calls.js';
 import { text, type Container } from '../manifest.js';
 import { containerAt, didYouMean, itemAt, nodeAt, stringsOf } from './findings.js';
 import { landing, type Landing, type Pod } from './pod.js';
 
 /** Where `kubexit install` points the executable at its loader and libraries. */
 const INSTALL_DIR = '/kubexit';
-const SHELLS = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh']);
 /** kubexit named in a shell script: a path ending in /kubexit, or the bare word. */
 const IN_SCRIPT = /(^|[\s;&|(`])(exec\s+)?((?:[^\s;&|'"`()]*\/)?kubexit)(?=$|[\s;&|)`'"])/m;
 const GO_IMAGES = /^(docker\.io\/)?(karlkfi|ispringtech)\/kubexit(:|@|$)/;
@@ -187,24 +187,9 @@ function installsOf(container: Container): Install[] {
   if (i >= 0 && runsKubexit && argv[i + 1] !== undefined)
     add('install', posix.join(argv[i + 1] as string, 'kubexit'));
   // The Go era's copy: `cp /app/bin/kubexit /kubexit/kubexit`, perhaps inside sh -c.
-  const copy = cpOf(argv);
-  if (copy !== undefined) {
-    const dest = posix.basename(copy) === 'kubexit' ? copy : posix.join(copy, 'kubexit');
-    add('cp', dest);
-  }
+  const folder = goCopyDestination(container);
+  if (folder !== undefined) add('cp', posix.join(folder, 'kubexit'));
   return found;
-}
-
-/** The destination of a `cp …/kubexit DEST` in argv or in an sh -c script. */
-function cpOf(argv: string[]): string | undefined {
-  const words = SHELLS.has(posix.basename(argv[0] ?? ''))
-    ? argv.flatMap((a) => a.split(/[\s;&|]+/))
-    : argv;
-  const at = words.findIndex((w) => posix.basename(w) === 'cp');
-  if (at < 0) return undefined;
-  const rest = words.slice(at + 1).filter((w) => w !== '' && !w.startsWith('-'));
-  if (rest.length < 2 || posix.basename(rest[0] as string) !== 'kubexit') return undefined;
-  return rest[1];
 }
 
 /** Init containers wired as for the Go kubexit: still working, upgraded by kubexit inject. */
@@ -212,10 +197,7 @@ function goEraInstallers(pod: Pod): void {
   for (const c of pod.containers) {
     if (!c.init) continue;
     const image = text(c.node.get('image')) ?? '';
-    const copy = cpOf([
-      ...(stringsOf(c.node, 'command') ?? []),
-      ...(stringsOf(c.node, 'args') ?? []),
-    ]);
+    const copy = goCopyDestination(c);
     if (GO_IMAGES.test(image)) {
       pod.report.warning(
         'go-era',
