@@ -341,6 +341,8 @@ describe('crash-safe deaths: where the graveyard cannot hold the signal', () => 
       const graveyard = tempDir();
       const name = 'm'.repeat(120);
       const main = stoppable(graveyard, name);
+      // Node starts its inspector on a SIGUSR1 that comes before the recorder's handler.
+      await main.stdout(/ready/);
       await born(graveyard, name);
       const side = dependent(graveyard, name);
       await side.stdout(/ready/);
