@@ -192,9 +192,15 @@ const HOSTILE: Hostile[] = [
     what: 'a file that keeps growing',
     plant(path) {
       writeFileSync(path, BORN);
-      // Valid YAML all along: only its size can make it wrong.
-      const timer = setInterval(() => appendFileSync(path, `# ${'x'.repeat(200)}\n`), 1);
-      cleanups.push(() => clearInterval(timer));
+      // Valid YAML all along: only its size can make it wrong. Through a descriptor, so that
+      // this file, not the real tombstone renamed over it, keeps growing: appends by path
+      // pushed the death past the cap too before a slow kubexit read it, and it was never seen.
+      const fd = openSync(path, 'a');
+      const timer = setInterval(() => appendFileSync(fd, `# ${'x'.repeat(200)}\n`), 1);
+      cleanups.push(() => {
+        clearInterval(timer);
+        closeSync(fd);
+      });
     },
     logged: /larger than the 4096-byte cap/,
   },
