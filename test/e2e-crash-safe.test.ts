@@ -490,11 +490,13 @@ describe('crash-safe deaths: hostile things at a socket path', () => {
     async () => {
       const graveyard = tempDir();
       const main = track(
-        kubexit(['sh', '-c', 'trap "exit 9" USR1; while :; do sleep 1; done'], {
+        kubexit(['sh', '-c', 'trap "exit 9" USR1; echo ready; while :; do sleep 1; done'], {
           KUBEXIT_NAME: 'main',
           KUBEXIT_GRAVEYARD: graveyard,
         }),
       );
+      // Born says the shell was started, not that its trap is set: a USR1 before it kills it.
+      await main.stdout(/ready/);
       await born(graveyard);
       const path = join(graveyard, '.main.alive');
       assert.ok(lstatSync(path).isSocket());

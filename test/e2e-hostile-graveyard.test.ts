@@ -192,9 +192,15 @@ const HOSTILE: Hostile[] = [
     what: 'a file that keeps growing',
     plant(path) {
       writeFileSync(path, BORN);
-      // Valid YAML all along: only its size can make it wrong.
-      const timer = setInterval(() => appendFileSync(path, `# ${'x'.repeat(200)}\n`), 1);
-      cleanups.push(() => clearInterval(timer));
+      // Valid YAML all along: only its size can make it wrong. Through a descriptor, so that
+      // this file, not the real tombstone renamed over it, keeps growing: appends by path
+      // pushed the death past the cap too before a slow kubexit read it, and it was never seen.
+      const fd = openSync(path, 'a');
+      const timer = setInterval(() => appendFileSync(fd, `# ${'x'.repeat(200)}\n`), 1);
+      cleanups.push(() => {
+        clearInterval(timer);
+        closeSync(fd);
+      });
     },
     logged: /larger than the 4096-byte cap/,
   },
@@ -352,9 +358,12 @@ describe('the graveyard folder deleted or replaced while watched', () => {
       const run = sidecar(graveyard, 'main');
       await run.stdout(/ready/);
       rmSync(join(base, 'shared'), { recursive: true });
-      await run.stderr(new RegExp(`waiting for it in ${base}\\b`));
+      // The path ends where the JSON string does: `${base}\b` also matched a line for
+      // base/shared, which kubexit may log on its way up (shared is deleted after graveyard).
+      const waitingIn = (dir: string): string => `waiting for it in ${dir}"`;
+      await run.stderr(new RegExp(waitingIn(base)));
       mkdirSync(join(base, 'shared'));
-      await run.stderr(new RegExp(`waiting for it in ${base}/shared\\b`));
+      await run.stderr(new RegExp(`${waitingIn(base)}[^]*${waitingIn(`${base}/shared`)}`));
       mkdirSync(graveyard);
       await run.stderr(/folder is back/);
       writeFileSync(join(graveyard, 'main'), DEAD);
