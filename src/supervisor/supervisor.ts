@@ -65,7 +65,7 @@ export async function supervise(
     holding?.();
     holding = undefined;
     stop ??= { kind: 'signal', signal: 'SIGTERM' };
-    void terminate(running);
+    terminate(running);
   };
 
   signals.listen((sig) => {
@@ -132,10 +132,16 @@ export async function supervise(
   let cancelKill: (() => void) | undefined;
   let cancelDelay: (() => void) | undefined;
   const childGone = new AbortController();
-  const terminate = async (running: Child): Promise<void> => {
+  const terminate = (running: Child): void => {
     if (terminating) return;
     terminating = true;
-    await runDeathAction(running, how, { trace, log, abort: childGone.signal });
+    // Without a URL to call, the signal is sent in this very turn (a death's TERM waits for
+    // no promise).
+    const calling = runDeathAction(running, how, { trace, log, abort: childGone.signal });
+    if (calling === undefined) graceThenKill(running);
+    else void calling.then(() => graceThenKill(running));
+  };
+  const graceThenKill = (running: Child): void => {
     if (!running.running()) return;
     cancelKill = after(toMillis(config.gracePeriod), () => {
       trace.event(`Timeout elapsed: ${formatDuration(config.gracePeriod)}`);
@@ -161,7 +167,7 @@ export async function supervise(
     const running = child;
     const act = (): void => {
       stop ??= cause;
-      void terminate(running);
+      terminate(running);
     };
     if (how.deathDelay === 0n) return act();
     trace.event(`Death action in ${formatDuration(how.deathDelay)}`);
