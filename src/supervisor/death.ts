@@ -77,13 +77,14 @@ export function watchDeaths(
     trace.event(`${where}: done`);
   };
 
-  const die = (death: Death): void => {
+  const die = (death: Death, read = false): void => {
     // Act first, tidy up and write the story after: the child's TERM waits for neither.
     done = true;
     onDeath(death);
     watcher?.close();
     liveness.close();
     const { name, unrecorded } = death;
+    if (read) trace.event(`Reading tombstone: ${name}`);
     trace.event(
       unrecorded ? `New death: ${name} (without a record: ${unrecorded})` : `New death: ${name}`,
     );
@@ -94,10 +95,11 @@ export function watchDeaths(
   /** Acts on what the tombstone says; returns it when it was read and not acted on. */
   const check = (name: string): Tombstone | undefined => {
     if (done) return;
-    trace.event(`Reading tombstone: ${name}`);
     const read = graveyard.read(name);
-    if (read.kind === 'none') return void problems.delete(name);
-    if (read.kind === 'ignored') {
+    // Traced after the read, and after the TERM when the tombstone says Died (in die).
+    if (read.kind !== 'text') {
+      trace.event(`Reading tombstone: ${name}`);
+      if (read.kind === 'none') return void problems.delete(name);
       // Not a tombstone (a FIFO, a symlink, a huge file…): no news, neither death nor error.
       problem(name, read.problem, `Ignoring tombstone ${name}: ${read.detail}`);
       return;
@@ -106,31 +108,35 @@ export function watchDeaths(
     let tombstone: Tombstone | undefined;
     try {
       tombstone = parseCanonical(text) ?? parseYaml?.(text);
-      if (tombstone === undefined) {
-        // Read again once the YAML reader is here: the file may have changed meanwhile.
-        void import('./tombstone-parse.js').then((m) => {
-          parseYaml = m.parseTombstone;
-          check(name);
-        });
-        return;
-      }
     } catch (err) {
       // A garbage tombstone is not a death; the next write will be re-read.
+      trace.event(`Reading tombstone: ${name}`);
       const message = (err as Error).message;
       problem(name, message, `Handler error: failed to read tombstone ${name}: ${message}`);
       return;
     }
-    if (isDead(tombstone) && !counts({ name, tombstone })) {
+    if (tombstone !== undefined && isDead(tombstone) && counts({ name, tombstone })) {
+      problems.delete(name);
+      die({ name, tombstone }, true);
+      return;
+    }
+    trace.event(`Reading tombstone: ${name}`);
+    if (tombstone === undefined) {
+      // Read again once the YAML reader is here: the file may have changed meanwhile.
+      void import('./tombstone-parse.js').then((m) => {
+        parseYaml = m.parseTombstone;
+        check(name);
+      });
+      return;
+    }
+    if (isDead(tombstone)) {
       const code = tombstone.exitCode ?? 'none';
       problem(name, `uncounted ${tombstone.died}`, `Death not counted: ${name} (ExitCode ${code})`);
       return tombstone;
     }
     problems.delete(name);
-    if (!isDead(tombstone)) {
-      liveness.follow(name);
-      return tombstone;
-    }
-    die({ name, tombstone });
+    liveness.follow(name);
+    return tombstone;
   };
 
   // The last resort, only where events may be lost (Bun's fs.watch, when inotify cannot be used
