@@ -32,45 +32,33 @@ export interface ActionContext {
 /**
  * The death action: POST to KUBEXIT_DEATH_HTTP when set, and KUBEXIT_DEATH_SIGNAL when it is
  * not, or when the call fails (no answer within the timeout, a refused connection, a non-2xx
- * status). Without a URL the signal is sent before this returns (no promise, no later turn:
- * the first run of an async function costs Bun tens of microseconds); with one, the returned
- * promise resolves once the action is done.
+ * status). Resolves once the action is done.
  */
-export function runDeathAction(
-  child: Child,
-  ending: EndingConfig,
-  context: ActionContext,
-): Promise<void> | undefined {
-  if (ending.deathHttp !== undefined)
-    return callThenSignal(ending.deathHttp, child, ending, context);
-  sendDeathSignal(child, ending, context.trace);
-}
-
-async function callThenSignal(
-  url: string,
+export async function runDeathAction(
   child: Child,
   ending: EndingConfig,
   { trace, log, abort }: ActionContext,
 ): Promise<void> {
-  trace.event(`Death action: POST ${url}`);
-  const result = await post(url, ending.deathHttpTimeout, abort);
-  if (abort.aborted) return;
-  if (result.ok) return trace.event(`Death action: answered ${result.status}`);
-  trace.event(`Death action failed: ${result.error}`);
-  log.errorLine('death HTTP call failed: sending the death signal instead', {
-    url,
-    error: result.error,
-    signal: ending.deathSignal,
-  });
-  sendDeathSignal(child, ending, trace);
+  if (ending.deathHttp !== undefined) {
+    trace.event(`Death action: POST ${ending.deathHttp}`);
+    const result = await post(ending.deathHttp, ending.deathHttpTimeout, abort);
+    if (abort.aborted) return;
+    if (result.ok) return trace.event(`Death action: answered ${result.status}`);
+    trace.event(`Death action failed: ${result.error}`);
+    log.errorLine('death HTTP call failed: sending the death signal instead', {
+      url: ending.deathHttp,
+      error: result.error,
+      signal: ending.deathSignal,
+    });
+  }
+  sendDeathSignal(child, ending.deathSignal, trace);
 }
 
-function sendDeathSignal(child: Child, ending: EndingConfig, trace: Trace): void {
-  child.signal(ending.deathSignal);
+/** The death action without a URL to call: the signal, sent before this returns. */
+export function sendDeathSignal(child: Child, signal: NodeJS.Signals, trace: Trace): void {
+  child.signal(signal);
   trace.event(
-    ending.deathSignal === 'SIGTERM'
-      ? 'Terminating child process'
-      : `Terminating child process: ${ending.deathSignal}`,
+    signal === 'SIGTERM' ? 'Terminating child process' : `Terminating child process: ${signal}`,
   );
 }
 

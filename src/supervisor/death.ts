@@ -42,8 +42,9 @@ export function watchDeaths(
   /** The graveyard could not be watched again after the start: deaths go unseen meanwhile. */
   onLost: (err: Error) => void = () => {},
   /** Whether a death counts (a condition such as main:failed); one that doesn't keeps the
-   * watch going: the other dependencies still count, and this one may die again. */
-  counts: (death: Death) => boolean = () => true,
+   * watch going: the other dependencies still count, and this one may die again. None: every
+   * death counts. */
+  counts?: (death: Death) => boolean,
 ): DeathWatch {
   const wanted = new Set(deps);
   const recheckChanged = eventsMayBeLost();
@@ -65,7 +66,8 @@ export function watchDeaths(
     if (done) return;
     // No ExitCode: a condition sees a failure (main:failed counts it, main:succeeded doesn't).
     const death = { name, tombstone, unrecorded: how };
-    if (!counts(death)) return trace.event(`Death not counted: ${name} (without a record)`);
+    if (counts?.(death) === false)
+      return trace.event(`Death not counted: ${name} (without a record)`);
     die(death);
   });
 
@@ -115,7 +117,7 @@ export function watchDeaths(
       problem(name, message, `Handler error: failed to read tombstone ${name}: ${message}`);
       return;
     }
-    if (tombstone !== undefined && isDead(tombstone) && counts({ name, tombstone })) {
+    if (tombstone !== undefined && isDead(tombstone) && counts?.({ name, tombstone }) !== false) {
       problems.delete(name);
       die({ name, tombstone }, true);
       return;
