@@ -170,7 +170,12 @@ export function watchDeaths(
       if (giveUpIfRemoved()) trace.event(`${where}: our liveness socket was removed: given up`);
       return;
     }
-    if (!wanted.has(name)) return trace.event(`Ignore tombstone ${name}`);
+    if (!wanted.has(name)) {
+      // A hidden file that no one here depends on is someone's temporary file (an atomic
+      // writer's, renamed onto its tombstone next): not worth a trace line before that event.
+      if (name.startsWith('.')) return;
+      return trace.event(`Ignore tombstone ${name}`);
+    }
     check(name);
     recheck(name);
   };
