@@ -122,6 +122,23 @@ describe('death dependencies', () => {
     assert.ok(events.includes('Ignore tombstone other'));
   });
 
+  it("a hidden file nobody depends on (an atomic writer's temporary file) gets no trace line; a hidden dependency is still read", async () => {
+    const graveyard = tempDir();
+    const run = sidecar(graveyard, '.main', { KUBEXIT_INSTANT_LOGGING: 'true' });
+    await run.stdout(/ready/);
+    writeFileSync(join(graveyard, '.other.tmp'), DEAD);
+    writeFileSync(join(graveyard, 'other'), DEAD);
+    // inotify keeps order: once `other` is traced, the hidden file's events were handled.
+    await run.stderr(/Ignore tombstone other/);
+    writeFileSync(join(graveyard, '.main'), DEAD);
+    const exit = await run.exited;
+    assert.equal(exit.code, 0);
+    const events = traceEvents(exit.logs.at(-1), 'death graveyard watcher');
+    assert.ok(events.includes('Ignore tombstone other'));
+    assert.ok(!events.some((e) => e.includes('.other.tmp')), events.join('\n'));
+    assert.ok(events.includes('New death: .main'));
+  });
+
   it('100 tombstones, 50 dependencies: the one that dies is the one acted on', async () => {
     const graveyard = tempDir();
     const deps = Array.from({ length: 50 }, (_, i) => `dep-${i}`);

@@ -172,6 +172,12 @@ class Instance implements Inotify {
 
   private dispatch(bytes: Uint8Array): void {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // A run of events for one file in one read is told once: its subscribers look at the file
+    // after the whole run happened (a writer's create, write and rename of its temporary file:
+    // one look instead of three, before the tombstone's own event). Any later change is a new
+    // event in the next read.
+    let lastWd = -1;
+    let lastName: string | null = null;
     for (let at = 0; at + HEADER <= bytes.byteLength;) {
       const wd = view.getInt32(at, true);
       const mask = view.getUint32(at + 4, true);
@@ -192,6 +198,9 @@ class Instance implements Inotify {
       if (subscribers === undefined) continue; // removed meanwhile
       // The watch is gone (its folder deleted, or unmounted): the kernel removed it.
       if (mask & IN_IGNORED) this.watches.delete(wd);
+      else if (name !== null && wd === lastWd && name === lastName) continue;
+      lastWd = wd;
+      lastName = name;
       // The folder's own events have no name: its subscribers look at the path again.
       for (const s of [...subscribers]) s.events.event(name);
     }

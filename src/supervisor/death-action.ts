@@ -51,11 +51,14 @@ export async function runDeathAction(
       signal: ending.deathSignal,
     });
   }
-  child.signal(ending.deathSignal);
+  sendDeathSignal(child, ending.deathSignal, trace);
+}
+
+/** The death action without a URL to call: the signal, sent before this returns. */
+export function sendDeathSignal(child: Child, signal: NodeJS.Signals, trace: Trace): void {
+  child.signal(signal);
   trace.event(
-    ending.deathSignal === 'SIGTERM'
-      ? 'Terminating child process'
-      : `Terminating child process: ${ending.deathSignal}`,
+    signal === 'SIGTERM' ? 'Terminating child process' : `Terminating child process: ${signal}`,
   );
 }
 

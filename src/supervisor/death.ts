@@ -42,8 +42,9 @@ export function watchDeaths(
   /** The graveyard could not be watched again after the start: deaths go unseen meanwhile. */
   onLost: (err: Error) => void = () => {},
   /** Whether a death counts (a condition such as main:failed); one that doesn't keeps the
-   * watch going: the other dependencies still count, and this one may die again. */
-  counts: (death: Death) => boolean = () => true,
+   * watch going: the other dependencies still count, and this one may die again. None: every
+   * death counts. */
+  counts?: (death: Death) => boolean,
 ): DeathWatch {
   const wanted = new Set(deps);
   const recheckChanged = eventsMayBeLost();
@@ -65,7 +66,8 @@ export function watchDeaths(
     if (done) return;
     // No ExitCode: a condition sees a failure (main:failed counts it, main:succeeded doesn't).
     const death = { name, tombstone, unrecorded: how };
-    if (!counts(death)) return trace.event(`Death not counted: ${name} (without a record)`);
+    if (counts?.(death) === false)
+      return trace.event(`Death not counted: ${name} (without a record)`);
     die(death);
   });
 
@@ -77,13 +79,14 @@ export function watchDeaths(
     trace.event(`${where}: done`);
   };
 
-  const die = (death: Death): void => {
+  const die = (death: Death, read = false): void => {
     // Act first, tidy up and write the story after: the child's TERM waits for neither.
     done = true;
     onDeath(death);
     watcher?.close();
     liveness.close();
     const { name, unrecorded } = death;
+    if (read) trace.event(`Reading tombstone: ${name}`);
     trace.event(
       unrecorded ? `New death: ${name} (without a record: ${unrecorded})` : `New death: ${name}`,
     );
@@ -94,10 +97,11 @@ export function watchDeaths(
   /** Acts on what the tombstone says; returns it when it was read and not acted on. */
   const check = (name: string): Tombstone | undefined => {
     if (done) return;
-    trace.event(`Reading tombstone: ${name}`);
     const read = graveyard.read(name);
-    if (read.kind === 'none') return void problems.delete(name);
-    if (read.kind === 'ignored') {
+    // Traced after the read, and after the TERM when the tombstone says Died (in die).
+    if (read.kind !== 'text') {
+      trace.event(`Reading tombstone: ${name}`);
+      if (read.kind === 'none') return void problems.delete(name);
       // Not a tombstone (a FIFO, a symlink, a huge file…): no news, neither death nor error.
       problem(name, read.problem, `Ignoring tombstone ${name}: ${read.detail}`);
       return;
@@ -106,31 +110,35 @@ export function watchDeaths(
     let tombstone: Tombstone | undefined;
     try {
       tombstone = parseCanonical(text) ?? parseYaml?.(text);
-      if (tombstone === undefined) {
-        // Read again once the YAML reader is here: the file may have changed meanwhile.
-        void import('./tombstone-parse.js').then((m) => {
-          parseYaml = m.parseTombstone;
-          check(name);
-        });
-        return;
-      }
     } catch (err) {
       // A garbage tombstone is not a death; the next write will be re-read.
+      trace.event(`Reading tombstone: ${name}`);
       const message = (err as Error).message;
       problem(name, message, `Handler error: failed to read tombstone ${name}: ${message}`);
       return;
     }
-    if (isDead(tombstone) && !counts({ name, tombstone })) {
+    if (tombstone !== undefined && isDead(tombstone) && counts?.({ name, tombstone }) !== false) {
+      problems.delete(name);
+      die({ name, tombstone }, true);
+      return;
+    }
+    trace.event(`Reading tombstone: ${name}`);
+    if (tombstone === undefined) {
+      // Read again once the YAML reader is here: the file may have changed meanwhile.
+      void import('./tombstone-parse.js').then((m) => {
+        parseYaml = m.parseTombstone;
+        check(name);
+      });
+      return;
+    }
+    if (isDead(tombstone)) {
       const code = tombstone.exitCode ?? 'none';
       problem(name, `uncounted ${tombstone.died}`, `Death not counted: ${name} (ExitCode ${code})`);
       return tombstone;
     }
     problems.delete(name);
-    if (!isDead(tombstone)) {
-      liveness.follow(name);
-      return tombstone;
-    }
-    die({ name, tombstone });
+    liveness.follow(name);
+    return tombstone;
   };
 
   // The last resort, only where events may be lost (Bun's fs.watch, when inotify cannot be used
@@ -162,7 +170,12 @@ export function watchDeaths(
       if (giveUpIfRemoved()) trace.event(`${where}: our liveness socket was removed: given up`);
       return;
     }
-    if (!wanted.has(name)) return trace.event(`Ignore tombstone ${name}`);
+    if (!wanted.has(name)) {
+      // A hidden file that no one here depends on is someone's temporary file (an atomic
+      // writer's, renamed onto its tombstone next): not worth a trace line before that event.
+      if (name.startsWith('.')) return;
+      return trace.event(`Ignore tombstone ${name}`);
+    }
     check(name);
     recheck(name);
   };

@@ -3,7 +3,7 @@
 import type { WaitForBirth } from './birth.js';
 import { endRestOfGroup, startChild, type Child } from './child.js';
 import { birthDepText, type Config } from './config.js';
-import { deathCounts, loadRequest, runDeathAction } from './death-action.js';
+import { deathCounts, loadRequest, runDeathAction, sendDeathSignal } from './death-action.js';
 import { formatDuration, toMillis } from './duration.js';
 import { OwnTombstone, type Graveyard } from './graveyard.js';
 import type { DeathWatch } from './death.js';
@@ -65,7 +65,7 @@ export async function supervise(
     holding?.();
     holding = undefined;
     stop ??= { kind: 'signal', signal: 'SIGTERM' };
-    void terminate(running);
+    terminate(running);
   };
 
   signals.listen((sig) => {
@@ -132,10 +132,20 @@ export async function supervise(
   let cancelKill: (() => void) | undefined;
   let cancelDelay: (() => void) | undefined;
   const childGone = new AbortController();
-  const terminate = async (running: Child): Promise<void> => {
+  const terminate = (running: Child): void => {
     if (terminating) return;
     terminating = true;
-    await runDeathAction(running, how, { trace, log, abort: childGone.signal });
+    // Without a URL to call, the signal goes out in this very turn: no async function, no
+    // promise, no object on its way (the first run of each costs Bun tens of microseconds).
+    if (how.deathHttp === undefined) {
+      sendDeathSignal(running, how.deathSignal, trace);
+      return graceThenKill(running);
+    }
+    void runDeathAction(running, how, { trace, log, abort: childGone.signal }).then(() =>
+      graceThenKill(running),
+    );
+  };
+  const graceThenKill = (running: Child): void => {
     if (!running.running()) return;
     cancelKill = after(toMillis(config.gracePeriod), () => {
       trace.event(`Timeout elapsed: ${formatDuration(config.gracePeriod)}`);
@@ -159,13 +169,15 @@ export async function supervise(
       trace.event(`Shutdown hold released: ${name} died`);
     }
     const running = child;
-    const act = (): void => {
+    if (how.deathDelay === 0n) {
       stop ??= cause;
-      void terminate(running);
-    };
-    if (how.deathDelay === 0n) return act();
+      return terminate(running);
+    }
     trace.event(`Death action in ${formatDuration(how.deathDelay)}`);
-    cancelDelay = after(toMillis(how.deathDelay), act);
+    cancelDelay = after(toMillis(how.deathDelay), () => {
+      stop ??= cause;
+      terminate(running);
+    });
   };
   let deaths: DeathWatch | undefined;
   const uncounted = new Set<string>();
@@ -192,23 +204,25 @@ export async function supervise(
             graveyard: config.graveyard,
           }),
         // During a hold any death ends it: the hold is about order, the condition about whether
-        // a death alone is reason to stop.
-        ({ name, tombstone: t }) => {
-          const conditions = how.deathConditions.get(name);
-          if (holding || deathCounts(conditions, t)) return true;
-          deathSeen = true;
-          // Said once per death, at info level: it is why the child keeps running.
-          const key = `${name}\n${t.died}`;
-          if (!uncounted.has(key)) {
-            uncounted.add(key);
-            log.info('death not counted: the child keeps running', {
-              dependency: name,
-              exit_code: t.exitCode ?? null,
-              conditions,
-            });
-          }
-          return false;
-        },
+        // a death alone is reason to stop. Without conditions every death counts: nothing to ask.
+        how.deathConditions.size === 0
+          ? undefined
+          : ({ name, tombstone: t }) => {
+              const conditions = how.deathConditions.get(name);
+              if (holding || deathCounts(conditions, t)) return true;
+              deathSeen = true;
+              // Said once per death, at info level: it is why the child keeps running.
+              const key = `${name}\n${t.died}`;
+              if (!uncounted.has(key)) {
+                uncounted.add(key);
+                log.info('death not counted: the child keeps running', {
+                  dependency: name,
+                  exit_code: t.exitCode ?? null,
+                  conditions,
+                });
+              }
+              return false;
+            },
       );
     } catch (err) {
       return ending({ kind: 'failed', error: wrap('failed to watch graveyard', err) });
