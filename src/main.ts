@@ -108,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv.length === 2 && argv[0] === 'install') return installInto(argv[1] as string);
   // In a wrapped container KUBEXIT_NAME is set: a command named like a tool is still supervised.
   if (isTool(argv[0]) && process.env.KUBEXIT_NAME === undefined) {
+    fullJit();
     return (await import('./tooling/cli.js')).runTool(argv);
   }
 
@@ -199,6 +200,16 @@ function report(log: Log, config: Config, outcome: Outcome): void {
 /** The manifest tools' names, kept here so that a supervised run never loads their module. */
 function isTool(name: string | undefined): boolean {
   return name === 'inject' || name === 'lint' || name === 'graph' || name === 'webhook';
+}
+
+/**
+ * The executable starts with JavaScriptCore's JIT held back (scripts/package.mjs): right for a
+ * supervisor that mostly waits, not for a tool that parses thousands of documents or serves
+ * admission reviews. Those get the normal policy back.
+ */
+function fullJit(): void {
+  const bun = (globalThis as { Bun?: { unsafe?: { setJITPolicy?: (scale: number) => void } } }).Bun;
+  bun?.unsafe?.setJITPolicy?.(1);
 }
 
 /** `kubexit install <dir>`: the executable (and its loader and libraries) into a volume. */

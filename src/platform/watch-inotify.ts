@@ -45,6 +45,8 @@ interface Ffi {
 }
 interface BunGlobal {
   file(fd: number): { stream(): ReadableStream<Uint8Array> };
+  /** The native side of bun:ffi, without that module's JavaScript. */
+  FFI?: Ffi;
 }
 
 interface Libc {
@@ -70,9 +72,11 @@ function load(): Inotify | undefined {
   const bun = (globalThis as { Bun?: BunGlobal }).Bun;
   const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
   if (bun === undefined || getBuiltin === undefined) return undefined;
+  // Bun.FFI is what bun:ffi wraps: the calls here need none of the wrapping (numbers and a
+  // Buffer in, numbers out), and loading the module costs every start some 0.06 MiB (bench/ab.ts).
   let ffi: Ffi;
   try {
-    ffi = getBuiltin('bun:ffi') as Ffi;
+    ffi = bun.FFI ?? (getBuiltin('bun:ffi') as Ffi);
   } catch {
     return undefined;
   }

@@ -1,8 +1,8 @@
 // Configuration comes from KUBEXIT_* variables only, read in the Go kubexit's order. Every bad
 // value becomes one ConfigError naming the variable, the value and the form expected.
-import { posix } from 'node:path';
 import { DurationSyntaxError, parseDuration } from './duration.js';
 import { isTempName } from './graveyard.js';
+import { normalizePath } from './paths.js';
 import { CAUGHT } from './signals.js';
 import { parseProbe, PROBE_FORM, probeText, type ProbeSpec } from './probe-spec.js';
 
@@ -469,7 +469,7 @@ function splitList(value: string | undefined): string[] {
 }
 
 function cleanGraveyard(value: string): string {
-  const clean = posix.normalize(value);
+  const clean = normalizePath(value);
   // Unlike Go's kubexit, "/" stays "/" rather than becoming ".".
   return clean.length > 1 ? clean.replace(/\/+$/, '') : clean;
 }

@@ -2,8 +2,8 @@
 // replaced: the watch follows the path, not the first inode. No polling: while the folder is
 // missing, the nearest folder above it that exists is watched until the path is back.
 import { statSync } from 'node:fs';
-import { basename, dirname, relative, sep } from 'node:path';
 import { eventsMayBeLost, watchDir, type DirEvents, type DirWatch } from '../platform/watch.js';
+import { baseName, parentPath, relativePath } from './paths.js';
 
 export interface FolderListener {
   /** A file in the folder changed; null: anything may have changed (read every file again). */
@@ -61,7 +61,7 @@ const same = (a: Identity | undefined, b: Identity | undefined): boolean =>
  * set up (an inotify limit: the error says which sysctl to raise); later failures are noticed.
  */
 export function watchFolder(dir: string, listener: FolderListener): FolderWatch {
-  const name = basename(dir);
+  const name = baseName(dir);
   const recheckFolder = eventsMayBeLost();
   let state: State = { mode: 'none' };
   let closed = false;
@@ -127,14 +127,15 @@ export function watchFolder(dir: string, listener: FolderListener): FolderWatch 
   /** Watches the nearest folder above that exists, unless it is already the one watched;
    * false when nothing changed. */
   const waitAbove = (): boolean => {
-    let above = dirname(dir);
-    while (directoryAt(above) === undefined && dirname(above) !== above) above = dirname(above);
+    let above = parentPath(dir);
+    while (directoryAt(above) === undefined && parentPath(above) !== above)
+      above = parentPath(above);
     const id = directoryAt(above);
     if (state.mode === 'waiting' && state.path === above && same(state.id, id)) return false;
     stop();
     // Only the next name on the way down matters, and the folder's own deletion or move.
-    const next = relative(above, dir).split(sep)[0];
-    const self = basename(above);
+    const next = relativePath(above, dir).split('/')[0];
+    const self = baseName(above);
     const w = watchOrExplain(above, {
       event: (file) => {
         if (state.mode !== 'waiting' || state.watcher !== w) return;

@@ -1,9 +1,9 @@
 // The graveyard: the folder shared by a pod's containers, one tombstone file per container.
-import { join } from 'node:path';
 import { rfc3339Nano } from './clock.js';
 import { readTombstone, type TombstoneRead } from './graveyard-read.js';
 import { watchFolder, type FolderListener, type FolderWatch } from './graveyard-watch.js';
 import type { Trace } from './log.js';
+import { joinPath } from './paths.js';
 import { formatTombstone, type Tombstone, type TombstoneEnding } from './tombstone.js';
 import { writeTombstoneFile } from './tombstone-write.js';
 
@@ -18,7 +18,7 @@ export class Graveyard {
   constructor(readonly dir: string) {}
 
   pathOf(name: string): string {
-    return join(this.dir, name);
+    return joinPath(this.dir, name);
   }
 
   /**

@@ -14,7 +14,6 @@ import {
   unlinkSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { fileKind } from '../platform/file-kind.js';
 import {
   connectUnix,
@@ -24,6 +23,7 @@ import {
   type UnixListener,
 } from '../platform/unix-socket.js';
 import type { Trace } from './log.js';
+import { baseName, joinPath, parentPath } from './paths.js';
 
 const SUFFIX = '.alive';
 
@@ -58,7 +58,7 @@ function socketAddress(path: string): { path: string; release(): void } | undefi
   if (Buffer.byteLength(path) <= SUN_PATH_MAX) return { path, release: () => {} };
   let fd: number;
   try {
-    fd = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+    fd = openSync(parentPath(path), constants.O_RDONLY | constants.O_DIRECTORY);
   } catch {
     return undefined;
   }
@@ -67,7 +67,7 @@ function socketAddress(path: string): { path: string; release(): void } | undefi
     if (open) closeSync(fd);
     open = false;
   };
-  const short = `/proc/self/fd/${fd}/${basename(path)}`;
+  const short = `/proc/self/fd/${fd}/${baseName(path)}`;
   if (Buffer.byteLength(short) > SUN_PATH_MAX) {
     release();
     return undefined;
@@ -95,7 +95,7 @@ export type OwnLiveness =
  * the file stays, refusing connections, so that late dependents still see this death.
  */
 export async function holdLiveness(dir: string, name: string): Promise<OwnLiveness> {
-  const path = join(dir, livenessName(name));
+  const path = joinPath(dir, livenessName(name));
   const unavailable = (error: string): OwnLiveness => ({ ok: false, path, error });
   try {
     mkdirSync(dir, { recursive: true }); // as the tombstone's first write would
@@ -314,7 +314,7 @@ export function followLiveness(
 
   /** The socket file as it is now: connect when it is one we may try. */
   const recheck = (name: string): void => {
-    const path = join(dir, livenessName(name));
+    const path = joinPath(dir, livenessName(name));
     const st = socketStat(path);
     if (st === 'ENOENT' || st === 'ENOTDIR')
       return off(name, 'none', `no liveness socket (a Go kubexit?): ${FALLBACK}`);

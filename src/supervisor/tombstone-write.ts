@@ -14,7 +14,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { join } from 'node:path';
+import { joinPath } from './paths.js';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -45,7 +45,7 @@ export class TombstoneWriteError extends Error {
  * the path is replaced, never followed or opened; a directory there is refused.
  */
 export function writeTombstoneFile(dir: string, name: string, bytes: string): void {
-  const path = join(dir, name);
+  const path = joinPath(dir, name);
   const buf = Buffer.from(bytes);
   let errors = tryWrite(dir, path, buf);
   if (errors?.some((e) => e.code === 'ENOENT')) {
@@ -86,7 +86,7 @@ function tryWrite(dir: string, path: string, buf: Buffer): NodeJS.ErrnoException
  * outlive the pod, let alone the node. */
 function writeAtomic(dir: string, path: string, buf: Buffer): void {
   for (;;) {
-    const temp = join(dir, tempName());
+    const temp = joinPath(dir, tempName());
     let fd: number;
     try {
       fd = openSync(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o666);
