@@ -108,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv.length === 2 && argv[0] === 'install') return installInto(argv[1] as string);
   // In a wrapped container KUBEXIT_NAME is set: a command named like a tool is still supervised.
   if (isTool(argv[0]) && process.env.KUBEXIT_NAME === undefined) {
+    signals.release();
     fullJit();
     return (await import('./tooling/cli.js')).runTool(argv);
   }

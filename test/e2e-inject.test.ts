@@ -2,8 +2,9 @@
 // or the executable named by KUBEXIT_BIN), files, folders and stdin in, YAML out. The examples'
 // wired manifests are its output: KUBEXIT_WRITE_EXAMPLES=1 writes them again.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -155,6 +156,38 @@ describe('kubexit inject (the CLI)', () => {
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^kubexit inject: error: .*nope\.yaml/);
   });
+
+  // A tool is not a supervisor: the signals kubexit traps for its child are given back. Here the
+  // tool has started (it opened the FIFO it was given) and waits for its input; before, the
+  // signal was held for a child that never comes, and the tool ran on.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    it(
+      `waiting for its input, ${sig} ends it (killed by ${sig}, as any command line tool)`,
+      {
+        timeout: 20_000,
+      },
+      async () => {
+        const fifo = join(tempDir('inject-fifo'), 'in.yaml');
+        execFileSync('mkfifo', [fifo]);
+        const bin = process.env.KUBEXIT_BIN;
+        const [file, pre] = bin
+          ? [bin, []]
+          : [process.execPath, [join(ROOT, 'dist', 'kubexit.js')]];
+        const env = Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => !k.startsWith('KUBEXIT_')),
+        );
+        const child = spawn(file, [...pre, 'inject', fifo], { env, stdio: 'ignore' });
+        const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+          child.on('exit', (code, signal) => resolve([code, signal])),
+        );
+        const writer = await open(fifo, 'w'); // returns once the tool has opened it to read
+        await writer.write('apiVersion: v1\n'); // and never ends
+        child.kill(sig);
+        assert.deepEqual(await exited, [null, sig]);
+        await writer.close();
+      },
+    );
+  }
 });
 
 interface Wired {

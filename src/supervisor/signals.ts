@@ -114,7 +114,9 @@ export class SignalTrap {
   private listener: SignalListener | undefined;
   private readonly early: NodeJS.Signals[] = [];
   private ownSigpipes = 0;
+  private released = false;
   private readonly handler = (sig: NodeJS.Signals): void => {
+    if (this.released) return;
     if (sig === 'SIGPIPE' && this.ownSigpipes > 0) {
       this.ownSigpipes--;
       return;
@@ -130,6 +132,17 @@ export class SignalTrap {
 
   constructor() {
     for (const sig of CAUGHT) process.on(sig, this.handler);
+  }
+
+  /**
+   * Not a supervisor after all (a manifest tool, the webhook): signals get the runtime's default
+   * behaviour back, so that Ctrl-C or a pod's TERM ends the tool, and one that came meanwhile is
+   * sent again to take its default effect now. SIGPIPE stays ignored, as for any Node program.
+   */
+  release(): void {
+    this.released = true;
+    for (const sig of CAUGHT) if (sig !== 'SIGPIPE') process.off(sig, this.handler);
+    for (const sig of this.early.splice(0)) if (sig !== 'SIGPIPE') process.kill(process.pid, sig);
   }
 
   listen(listener: SignalListener): void {
