@@ -37,14 +37,14 @@ export type TombstoneRead =
    * `detail` says what it is. */
   | { kind: 'ignored'; problem: string; detail: string };
 
-export function readTombstone(path: string): TombstoneRead {
+export function readTombstone(path: string, again = false): TombstoneRead {
   let fd: number;
   try {
     fd = openSync(path, FLAGS);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return { kind: 'none' };
-    return unopenable(path, err as NodeJS.ErrnoException);
+    return unopenable(path, err as NodeJS.ErrnoException, again);
   }
   try {
     const stats = fstatSync(fd);
@@ -77,13 +77,16 @@ function notAFile(stats: Stats): TombstoneRead {
 }
 
 /** The open failed: say what is there, from the unusual path only (an lstat, a readlink). */
-function unopenable(path: string, err: NodeJS.ErrnoException): TombstoneRead {
+function unopenable(path: string, err: NodeJS.ErrnoException, again: boolean): TombstoneRead {
   let stats: Stats | undefined;
   try {
     stats = lstatSync(path);
   } catch {
     // gone meanwhile: the error is all there is to say
   }
+  // A regular file now: what failed was replaced meanwhile (a tombstone renamed over a socket).
+  // Read it, once: not "unreadable", which a tombstone that is there isn't.
+  if (stats?.isFile() && !again) return readTombstone(path, true);
   // ELOOP is O_NOFOLLOW meeting a symlink: it was one, even if it was replaced before the lstat.
   if (err.code === 'ELOOP' || stats?.isSymbolicLink()) {
     let target = '?';
