@@ -2,7 +2,7 @@
 // or the executable named by KUBEXIT_BIN), files, folders and stdin in, YAML out. The examples'
 // wired manifests are its output: KUBEXIT_WRITE_EXAMPLES=1 writes them again.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,18 +21,20 @@ interface Result {
   stderr: string;
 }
 
-/** `kubexit inject …`, stdin from `input` (none: /dev/null). */
-function inject(args: readonly string[], input?: string): Promise<Result> {
+/** `kubexit inject …` as a process of the build under test. */
+function spawnInject(args: readonly string[], stdio: StdioOptions): ChildProcess {
   const bin = process.env.KUBEXIT_BIN;
   const [file, pre] = bin ? [bin, []] : [process.execPath, [join(ROOT, 'dist', 'kubexit.js')]];
   // A wrapped container's KUBEXIT_NAME would make `inject` a command to supervise.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('KUBEXIT_')),
   );
-  const child = spawn(file, [...pre, 'inject', ...args], {
-    env,
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
+  return spawn(file, [...pre, 'inject', ...args], { env, stdio });
+}
+
+/** `kubexit inject …`, stdin from `input` (none: /dev/null). */
+function inject(args: readonly string[], input?: string): Promise<Result> {
+  const child = spawnInject(args, [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe']);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -169,14 +171,7 @@ describe('kubexit inject (the CLI)', () => {
       async () => {
         const fifo = join(tempDir('inject-fifo'), 'in.yaml');
         execFileSync('mkfifo', [fifo]);
-        const bin = process.env.KUBEXIT_BIN;
-        const [file, pre] = bin
-          ? [bin, []]
-          : [process.execPath, [join(ROOT, 'dist', 'kubexit.js')]];
-        const env = Object.fromEntries(
-          Object.entries(process.env).filter(([k]) => !k.startsWith('KUBEXIT_')),
-        );
-        const child = spawn(file, [...pre, 'inject', fifo], { env, stdio: 'ignore' });
+        const child = spawnInject([fifo], 'ignore');
         const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
           child.on('exit', (code, signal) => resolve([code, signal])),
         );
