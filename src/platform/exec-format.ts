@@ -2,16 +2,8 @@
 // which runs any file execve refuses with ENOEXEC (a script without #!, random bytes, an
 // empty file, another architecture's binary) through /bin/sh instead. kubexit refuses those,
 // as execve itself, the Bun build, Go's kubexit and container runtimes do.
-import {
-  accessSync,
-  closeSync,
-  constants,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  statSync,
-} from 'node:fs';
+// Only the node build spawns through execvp: node:fs is loaded by the first spawn.
+import { nodeFs } from './fs.js';
 
 /** The kernel reads this much of a file to choose its loader (BINPRM_BUF_SIZE). */
 const HEADER_SIZE = 256;
@@ -30,14 +22,15 @@ const NEXT_ENTRY = new Set(['ENOENT', 'ESTALE', 'ENOTDIR', 'ENODEV', 'ETIMEDOUT'
  */
 export function resolveCommand(file: string, path: string | undefined): string | undefined {
   if (file.includes('/')) return file;
+  const fs = nodeFs();
   for (const dir of (path ?? DEFAULT_PATH).split(':')) {
     // An empty entry is the current folder.
     const candidate = dir === '' ? file : `${dir.replace(/\/+$/, '')}/${file}`;
     try {
       // No exception for the usual miss: throwing costs more than the look-up.
-      const stat = statSync(candidate, { throwIfNoEntry: false });
+      const stat = fs.statSync(candidate, { throwIfNoEntry: false });
       if (stat === undefined || !stat.isFile()) continue; // execve: ENOENT, EACCES
-      accessSync(candidate, constants.X_OK);
+      fs.accessSync(candidate, fs.constants.X_OK);
       return candidate;
     } catch (err) {
       if (!NEXT_ENTRY.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
@@ -64,13 +57,14 @@ export function isExecFormat(path: string): boolean {
 }
 
 function readHeader(path: string): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fs = nodeFs();
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(HEADER_SIZE); // zeros past the end, as the kernel's buffer
-    readSync(fd, buf, 0, HEADER_SIZE, 0);
+    fs.readSync(fd, buf, 0, HEADER_SIZE, 0);
     return buf;
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd);
   }
 }
 
@@ -129,11 +123,13 @@ export function parseBinfmtEntry(text: string): BinfmtEntry | undefined {
 
 /** The enabled binfmt_misc entries; none when it is off or not mounted here. */
 function binfmtMiscEntries(): BinfmtEntry[] {
+  const fs = nodeFs();
   try {
-    if (readFileSync(`${BINFMT_MISC}/status`, 'utf8').trim() !== 'enabled') return [];
-    return readdirSync(BINFMT_MISC)
+    if (fs.readFileSync(`${BINFMT_MISC}/status`, 'utf8').trim() !== 'enabled') return [];
+    return fs
+      .readdirSync(BINFMT_MISC)
       .filter((name) => name !== 'status' && name !== 'register')
-      .map((name) => parseBinfmtEntry(readFileSync(`${BINFMT_MISC}/${name}`, 'utf8')))
+      .map((name) => parseBinfmtEntry(fs.readFileSync(`${BINFMT_MISC}/${name}`, 'utf8')))
       .filter((e): e is BinfmtEntry => e !== undefined);
   } catch {
     return [];

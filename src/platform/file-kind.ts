@@ -1,6 +1,6 @@
 // What sits at a path, in words, for the messages of every reader that takes regular files only
 // (neighbours' tombstones, the API's token, CA and kubeconfig).
-import type { Stats } from 'node:fs';
+import type { FileStats as Stats } from './fs.js';
 
 /** `a FIFO`, `a directory`…; undefined for a regular file. */
 export function fileKind(st: Stats): string | undefined {

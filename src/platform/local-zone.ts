@@ -3,7 +3,7 @@
 // of kubexit's start), while a container's zone is nearly always UTC. When this says yes,
 // timestamps are made with the UTC getters and never wake ICU; when unsure, it says no and ICU
 // decides, as before. It says yes only where Go and ICU both see UTC.
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from './fs.js';
 
 const LOCALTIME = '/etc/localtime';
 const ZONEINFO = '/usr/share/zoneinfo';

@@ -1,7 +1,8 @@
 // A process group, once its leader is gone: signalled by its id, and alive while any member
 // that is not a zombie remains. kill(-pgid) reaches only members; the kernel does not give the
 // id to a new process while the group has one.
-import { readdirSync, readFileSync } from 'node:fs';
+// node:fs is loaded only once a process group is to be ended: it costs every start memory under Bun.
+import { nodeFs } from './fs.js';
 
 /** Sends `sig` to every member of group `pgid`; false when it has none left. */
 export function killGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
@@ -21,14 +22,16 @@ export function groupRuns(pgid: number): boolean {
   if (!killGroup(pgid, 0)) return false;
   let pids: string[];
   try {
-    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+    pids = nodeFs()
+      .readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n));
   } catch {
     return true; // no /proc: only kill(2) can tell, and it says there are members
   }
   for (const pid of pids) {
     let stat: string;
     try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      stat = nodeFs().readFileSync(`/proc/${pid}/stat`, 'latin1');
     } catch {
       continue; // gone meanwhile
     }

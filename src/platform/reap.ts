@@ -3,7 +3,8 @@
 // only for the children it spawned, and Node has no waitpid at all: under Bun, libc's is called
 // through bun:ffi, for each child of ours but the supervised one, whose exit status stays
 // Bun's. The node build does nothing here (its orphans stay zombies until the container ends).
-import { readdirSync, readFileSync } from 'node:fs';
+// node:fs is loaded only once an orphan shows up: it costs every start memory under Bun.
+import { nodeFs } from './fs.js';
 
 const WNOHANG = 1;
 
@@ -48,8 +49,8 @@ async function sweep(
 function childrenOfSelf(): number[] {
   const pids: number[] = [];
   try {
-    for (const tid of readdirSync('/proc/self/task')) {
-      const list = readFileSync(`/proc/self/task/${tid}/children`, 'latin1');
+    for (const tid of nodeFs().readdirSync('/proc/self/task')) {
+      const list = nodeFs().readFileSync(`/proc/self/task/${tid}/children`, 'latin1');
       for (const pid of list.split(' ')) if (pid !== '' && pid !== '\n') pids.push(Number(pid));
     }
   } catch {

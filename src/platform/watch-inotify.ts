@@ -4,7 +4,7 @@
 // event identical to the last one still unread, which a later read covers anyway.
 // One inotify instance for the process, as libuv has for Node: instances are few (128 per user
 // on a node by default), watches are many. It lives as long as the process.
-import { closeSync } from 'node:fs';
+import { libc, type Libc, systemError } from './libc.js';
 import type { DirEvents, DirWatch } from './watch.js';
 
 const IN_NONBLOCK = 0o4000;
@@ -34,26 +34,8 @@ const MASK =
 /** struct inotify_event: wd, mask, cookie, len, then len bytes of NUL-padded name. */
 const HEADER = 16;
 
-// The little of bun:ffi and Bun used here (no Bun types in this project).
-type Fn = (...args: unknown[]) => number;
-interface Ffi {
-  dlopen(
-    path: string,
-    symbols: Record<string, { args: string[]; returns: string }>,
-  ): { symbols: Record<string, Fn> };
-  read: { i32(ptr: number, offset: number): number };
-}
 interface BunGlobal {
   file(fd: number): { stream(): ReadableStream<Uint8Array> };
-  /** The native side of bun:ffi, without that module's JavaScript. */
-  FFI?: Ffi;
-}
-
-interface Libc {
-  init(flags: number): number;
-  add(fd: number, path: Buffer, mask: number): number;
-  rm(fd: number, wd: number): number;
-  errno(): number;
 }
 
 export interface Inotify {
@@ -62,50 +44,14 @@ export interface Inotify {
 
 let loaded: Inotify | null | undefined;
 
-/** The process's inotify, or undefined when libc cannot be called (not Bun, no bun:ffi…). */
+/** The process's inotify, or undefined when libc cannot be called (not Bun, no FFI…). */
 export function inotify(): Inotify | undefined {
-  if (loaded === undefined) loaded = load() ?? null;
+  if (loaded === undefined) {
+    const c = libc();
+    const bun = (globalThis as { Bun?: BunGlobal }).Bun;
+    loaded = c && bun ? new Instance(c, bun) : null;
+  }
   return loaded ?? undefined;
-}
-
-function load(): Inotify | undefined {
-  const bun = (globalThis as { Bun?: BunGlobal }).Bun;
-  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  if (bun === undefined || getBuiltin === undefined) return undefined;
-  // Bun.FFI is what bun:ffi wraps: the calls here need none of the wrapping (numbers and a
-  // Buffer in, numbers out), and loading the module costs every start some 0.06 MiB (bench/ab.ts).
-  let ffi: Ffi;
-  try {
-    ffi = bun.FFI ?? (getBuiltin('bun:ffi') as Ffi);
-  } catch {
-    return undefined;
-  }
-  // glibc's soname; musl's dlopen takes any `libc.*` name for itself. The installed executable
-  // runs through its own loader, with this same libc already mapped: dlopen finds it there.
-  for (const name of ['libc.so.6', 'libc.so']) {
-    try {
-      const { symbols } = ffi.dlopen(name, {
-        inotify_init1: { args: ['i32'], returns: 'i32' },
-        inotify_add_watch: { args: ['i32', 'ptr', 'u32'], returns: 'i32' },
-        inotify_rm_watch: { args: ['i32', 'i32'], returns: 'i32' },
-        __errno_location: { args: [], returns: 'ptr' },
-      });
-      const fn = (s: string): Fn => symbols[s] as Fn;
-      const errnoAt = fn('__errno_location');
-      return new Instance(
-        {
-          init: fn('inotify_init1'),
-          add: fn('inotify_add_watch'),
-          rm: fn('inotify_rm_watch'),
-          errno: () => ffi.read.i32(errnoAt(), 0),
-        },
-        bun,
-      );
-    } catch {
-      // the next name
-    }
-  }
-  return undefined;
 }
 
 interface Subscriber {
@@ -125,7 +71,7 @@ class Instance implements Inotify {
   watch(path: string, events: DirEvents): DirWatch {
     if (this.fd < 0) this.open();
     const fd = this.fd;
-    const wd = this.libc.add(fd, Buffer.from(`${path}\0`), MASK);
+    const wd = this.libc.inotifyAddWatch(fd, Buffer.from(`${path}\0`), MASK);
     if (wd < 0) throw systemError(this.libc.errno(), 'watch', path);
     let subscribers = this.watches.get(wd);
     if (subscribers === undefined) this.watches.set(wd, (subscribers = new Set()));
@@ -137,13 +83,13 @@ class Instance implements Inotify {
         // Only the last subscriber of a live watch removes it (a dead one is gone already).
         if (!mine.delete(me) || mine.size > 0 || this.watches.get(wd) !== mine) return;
         this.watches.delete(wd);
-        if (this.fd === fd) this.libc.rm(fd, wd);
+        if (this.fd === fd) this.libc.inotifyRmWatch(fd, wd);
       },
     };
   }
 
   private open(): void {
-    const fd = this.libc.init(IN_NONBLOCK | IN_CLOEXEC);
+    const fd = this.libc.inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) throw systemError(this.libc.errno(), 'watch', 'inotify_init1');
     this.fd = fd;
     const reader = this.bun.file(fd).stream().getReader();
@@ -164,11 +110,7 @@ class Instance implements Inotify {
   private fail(fd: number, err: Error): void {
     if (this.fd !== fd) return;
     this.fd = -1;
-    try {
-      closeSync(fd);
-    } catch {
-      // closed already
-    }
+    this.libc.close(fd); // closed already, at worst
     const all = [...this.watches.values()].flatMap((s) => [...s]);
     this.watches.clear();
     for (const s of all) s.events.error(err);
@@ -209,32 +151,4 @@ class Instance implements Inotify {
       for (const s of [...subscribers]) s.events.event(name);
     }
   }
-}
-
-const DESCRIPTIONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  ENOTDIR: 'not a directory',
-  EACCES: 'permission denied',
-  EMFILE: 'too many open files',
-  ENOSPC: 'no space left on device',
-  ENOMEM: 'not enough memory',
-  ELOOP: 'too many symbolic links encountered',
-  ENAMETOOLONG: 'name too long',
-};
-
-/** An error shaped like Node's own (code, errno, syscall, path), from a libc errno. */
-function systemError(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
-  // node:os only here, on a failure: loading it costs every start some memory under Bun.
-  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  const os = getBuiltin?.('node:os') as typeof import('node:os') | undefined;
-  const code =
-    Object.entries(os?.constants.errno ?? {}).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
-  const err: NodeJS.ErrnoException = new Error(
-    `${code}: ${DESCRIPTIONS[code] ?? 'system error'}, ${syscall} '${path}'`,
-  );
-  err.code = code;
-  err.errno = -errno;
-  err.syscall = syscall;
-  err.path = path;
-  return err;
 }

@@ -4,7 +4,7 @@
 // so under Bun the folder is watched with inotify directly (watch-inotify.ts), and Bun's
 // fs.watch is only the fallback when libc cannot be reached (callers then re-read a moment
 // after each event, see eventsMayBeLost).
-import { watch } from 'node:fs';
+import { nodeFs } from './fs.js';
 import { inotify } from './watch-inotify.js';
 
 export interface DirEvents {
@@ -27,7 +27,7 @@ const BUN = process.versions.bun !== undefined;
 export function watchDir(path: string, events: DirEvents): DirWatch {
   const native = BUN ? inotify() : undefined;
   if (native !== undefined) return native.watch(path, events);
-  const w = watch(path, { persistent: false }, (_event, file) => events.event(file));
+  const w = nodeFs().watch(path, { persistent: false }, (_event, file) => events.event(file));
   w.on('error', (err) => events.error(err));
   return w;
 }

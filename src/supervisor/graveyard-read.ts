@@ -8,8 +8,8 @@ import {
   openSync,
   readlinkSync,
   readSync,
-} from 'node:fs';
-import type { Stats } from 'node:fs';
+  type FileStats as Stats,
+} from '../platform/fs.js';
 import { fileKind } from '../platform/file-kind.js';
 
 /**

@@ -1,7 +1,7 @@
 // inotify on the graveyard folder that survives the folder being deleted, moved away or
 // replaced: the watch follows the path, not the first inode. No polling: while the folder is
 // missing, the nearest folder above it that exists is watched until the path is back.
-import { statSync } from 'node:fs';
+import { statSync } from '../platform/fs.js';
 import { eventsMayBeLost, watchDir, type DirEvents, type DirWatch } from '../platform/watch.js';
 import { baseName, parentPath, relativePath } from './paths.js';
 

@@ -12,8 +12,8 @@ import {
   mkdirSync,
   openSync,
   unlinkSync,
-} from 'node:fs';
-import type { Stats } from 'node:fs';
+  type FileStats as Stats,
+} from '../platform/fs.js';
 import { fileKind } from '../platform/file-kind.js';
 import {
   connectUnix,

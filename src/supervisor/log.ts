@@ -1,6 +1,6 @@
 // JSON lines on stderr in the ispringtech fork's shape: logrus' JSON formatter with `@timestamp`
 // and `message`, per-module event traces dumped at the end, instant `trace` lines on request.
-import { constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { constants, fstatSync, openSync, writeSync } from '../platform/fs.js';
 import { rfc3339Nano } from './clock.js';
 
 export type Fields = Record<string, unknown>;

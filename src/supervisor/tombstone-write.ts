@@ -12,8 +12,8 @@ import {
   renameSync,
   unlinkSync,
   writeSync,
-  type Stats,
-} from 'node:fs';
+  type FileStats as Stats,
+} from '../platform/fs.js';
 import { joinPath } from './paths.js';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
