@@ -53,7 +53,9 @@ export function listenUnix(
 
 /**
  * Connects to the socket at `path`. Events follow, never during this call: connect, or error then
- * close (refused, no such file…); once connected, data and close.
+ * close (refused, no such file…); once connected, data and close. `path` must lead to the socket
+ * until close (a /proc/self/fd/<n>/ path: its descriptor open): under Bun, a refusal is checked
+ * on it again.
  */
 export function connectUnix(path: string, events: UnixLinkEvents): UnixLink {
   return BUN ? connectWithBun(path, events) : connectWithNode(path, events);
