@@ -4,14 +4,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   writeFileSync,
 } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import {
@@ -134,6 +136,26 @@ function foreignListener(path: string, mode: 'garbage' | 'silent'): Watched {
   return track(
     new Watched(spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })),
   );
+}
+
+/**
+ * Connects to the socket at `path` until the kernel refuses one with EAGAIN (its owner, stopped,
+ * accepts none): its backlog is then full. The connections made, pending in that backlog.
+ */
+async function fillBacklog(path: string): Promise<Socket[]> {
+  const pending: Socket[] = [];
+  for (;;) {
+    const client = createConnection(path);
+    const outcome = await new Promise<string>((resolve) => {
+      client.once('connect', () => resolve('connected'));
+      client.once('error', (err: NodeJS.ErrnoException) => resolve(String(err.code)));
+    });
+    if (outcome !== 'connected') {
+      assert.equal(outcome, 'EAGAIN', `after ${pending.length} pending connections`);
+      return pending;
+    }
+    pending.push(client);
+  }
 }
 
 describe('crash-safe deaths: a SIGKILLed dependency', () => {
@@ -400,6 +422,59 @@ describe('crash-safe deaths: where the graveyard cannot hold the signal', () => 
       assert.deepEqual(warnings(exit.logs, UNRECORDED), []);
     },
   );
+});
+
+describe('crash-safe deaths: a dependency that lives but does not accept', () => {
+  for (const [where, folder] of [
+    ['', () => tempDir()],
+    [
+      ' (bound through /proc/self/fd)',
+      () => {
+        const dir = join(tempDir(), 'a-folder-name-of-forty-characters-long-', 'x'.repeat(60));
+        mkdirSync(dir, { recursive: true });
+        return dir;
+      },
+    ],
+  ] as const) {
+    it(
+      `its socket's backlog full (its kubexit stopped)${where}: not taken for dead, the child starts, its later Died is acted on`,
+      BOUNDED,
+      async (t) => {
+        const graveyard = folder();
+        const main = stoppable(graveyard, 'main');
+        await main.stdout(/ready/);
+        await born(graveyard);
+        const dirFd = openSync(graveyard, 'r'); // the test's own way to a path too long
+        let pending: Socket[] = [];
+        try {
+          main.kill('SIGSTOP'); // kubexit alone: its child runs on
+          pending = await fillBacklog(`/proc/self/fd/${dirFd}/.main.alive`);
+          t.diagnostic(`${pending.length} connections fill its backlog`);
+
+          const side = dependent(graveyard);
+          const line = await Promise.race([
+            side.stderr(/Liveness of main: [^"]*/),
+            side.exited.then((e) => assert.fail(`the dependent ended (${e.code}):\n${e.stderr}`)),
+          ]);
+          assert.match(line[0], /backlog is full/);
+          await side.stdout(/ready/);
+          assert.equal(side.running, true, 'its child runs');
+
+          main.kill('SIGCONT');
+          main.kill('SIGUSR1'); // passed on: the child exits 0, Died is written
+          assert.equal((await main.exited).code, 0);
+          const exit = await side.exited;
+          assert.match(exit.stdout, /got SIGTERM/);
+          assert.equal(exit.code, 0, exit.stderr);
+          assert.deepEqual(warnings(exit.logs, UNRECORDED), [], exit.stderr);
+        } finally {
+          for (const client of pending) client.destroy();
+          closeSync(dirFd);
+          if (main.running) main.kill('SIGCONT'); // a failed test: afterEach's KILL ends it
+        }
+      },
+    );
+  }
 });
 
 describe('crash-safe deaths: hostile things at a socket path', () => {

@@ -5,6 +5,7 @@
 // container (measured with bench/ab.ts). Under Node through node:net, loaded on first use.
 // Nothing here keeps the process alive: the listener and every link are unreferenced.
 import type { Server, Socket } from 'node:net';
+import { probeUnix } from './unix-probe.js';
 
 /** One connection, accepted or made. */
 export interface UnixLink {
@@ -23,7 +24,11 @@ export interface UnixLinkEvents {
   connect?(): void;
   /** The peer sent something. */
   data(): void;
-  /** The link failed with this system error code (ECONNREFUSED, ENOENT, ECONNRESET…). */
+  /**
+   * The link failed with this system error code (ECONNREFUSED, ENOENT, ECONNRESET…), as Node's
+   * sockets say it under both runtimes: EAGAIN is a listener whose backlog is full, ECONNREFUSED
+   * a socket file nothing listens on.
+   */
   error?(code: string): void;
   close(): void;
 }
@@ -48,7 +53,9 @@ export function listenUnix(
 
 /**
  * Connects to the socket at `path`. Events follow, never during this call: connect, or error then
- * close (refused, no such file…); once connected, data and close.
+ * close (refused, no such file…); once connected, data and close. `path` must lead to the socket
+ * until close (a /proc/self/fd/<n>/ path: its descriptor open): under Bun, a refusal is checked
+ * on it again.
  */
 export function connectUnix(path: string, events: UnixLinkEvents): UnixLink {
   return BUN ? connectWithBun(path, events) : connectWithNode(path, events);
@@ -137,7 +144,10 @@ function connectWithBun(path: string, events: UnixLinkEvents): UnixLink {
           error: (_s, err) => events.error?.(codeOf(err)),
           close,
           connectError(_s, err) {
-            events.error?.(codeOf(err));
+            let code = codeOf(err);
+            // Bun says ECONNREFUSED for a full backlog too: the kernel is asked again, directly.
+            if (code === 'ECONNREFUSED' && probeUnix(path) === 'listening') code = 'EAGAIN';
+            events.error?.(code);
             close();
           },
         },

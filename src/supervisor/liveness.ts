@@ -300,11 +300,19 @@ export function followLiveness(
     const closing = (): void => {
       if (closed || !mine()) return;
       if (connected) return dead(name, 'its connection closed');
-      // Refused by a socket file: nothing listens, its kubexit is gone. (Node says EAGAIN for a
-      // listener whose backlog is full, alive; Bun says ECONNREFUSED for both.) Reset: it ended
-      // with us in its backlog.
+      // Refused by a socket file: nothing listens, its kubexit is gone. Reset: it ended with us
+      // in its backlog. (Under Bun too, a full backlog is EAGAIN, not ECONNREFUSED: the platform
+      // asks the kernel again; see unix-probe.ts.)
       if (error === 'ECONNREFUSED') return dead(name, 'its socket refuses connections');
       if (error === 'ECONNRESET') return dead(name, 'its socket reset our connection');
+      // A listener whose backlog is full: its kubexit lives but does not accept (stopped,
+      // stalled, or flooded). Not a death; not tried again until the socket is replaced.
+      if (error === 'EAGAIN')
+        return off(
+          name,
+          `full:${id}`,
+          `its socket's backlog is full (its kubexit stalled?): ${FALLBACK}`,
+        );
       // Removed since we looked: its kubexit ended (after Died), or a new run is binding; the
       // tombstone or the new socket's inotify event says which.
       if (error === 'ENOENT') return recheck(name);
