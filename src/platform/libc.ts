@@ -1,5 +1,5 @@
 // libc, called through Bun's FFI: what the executable uses instead of Node's file and inotify
-// modules. One dlopen for the process, on first use. Under Bun, `node:fs` alone costs every start
+// modules, and to ask the kernel about a socket (unix-probe.ts). One dlopen for the process, on first use. Under Bun, `node:fs` alone costs every start
 // ~0.6 MiB and 21 JavaScriptCore heap blocks (past 64, the engine's warm-up thread keeps 0.5 MiB
 // more): a supervisor needs a dozen system calls, not that module (bench/ab.ts).
 // Undefined under Node, or where libc can't be reached (callers then use Node's modules).
@@ -37,6 +37,8 @@ export interface Libc {
   inotifyInit(flags: number): number;
   inotifyAddWatch(fd: number, path: Ptr, mask: number): number;
   inotifyRmWatch(fd: number, wd: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  connect(fd: number, address: Ptr, length: number): number;
   /** errno after a call that returned -1. */
   errno(): number;
 }
@@ -60,6 +62,8 @@ const SYMBOLS: Record<string, { args: string[]; returns: string }> = {
   inotify_init1: { args: [I32], returns: I32 },
   inotify_add_watch: { args: [I32, 'ptr', 'u32'], returns: I32 },
   inotify_rm_watch: { args: [I32, I32], returns: I32 },
+  socket: { args: [I32, I32, I32], returns: I32 },
+  connect: { args: [I32, 'ptr', 'u32'], returns: I32 },
   __errno_location: { args: [], returns: 'ptr' },
 };
 
@@ -109,6 +113,8 @@ function load(): Libc | undefined {
       inotifyInit: s.inotify_init1 as Fn,
       inotifyAddWatch: s.inotify_add_watch as Fn,
       inotifyRmWatch: s.inotify_rm_watch as Fn,
+      socket: s.socket as Fn,
+      connect: s.connect as Fn,
       errno: () => ffi.read.i32(errnoAt(), 0),
     };
   }
