@@ -130,6 +130,8 @@ const EEXIST = 17;
 const ENOSYS = 38;
 
 function libcFiles(c: Libc): Files | undefined {
+  const libcStatx = c.statx;
+  if (libcStatx === undefined) return undefined;
   const statBuf = Buffer.alloc(STATX_SIZE);
   const empty = Buffer.from([0]);
   /** A path as C takes it. A NUL inside would name another file: refused, as Node does. */
@@ -159,12 +161,12 @@ function libcFiles(c: Libc): Files | undefined {
     syscall: string,
     shown?: string,
   ): FileStats => {
-    call(() => c.statx(dirfd, path, flags, STATX_BASIC_STATS, statBuf), syscall, shown);
+    call(() => libcStatx(dirfd, path, flags, STATX_BASIC_STATS, statBuf), syscall, shown);
     return new Statx(statBuf);
   };
   // A kernel without statx (before 4.11), or a seccomp profile refusing it: Node's calls then.
   if (
-    c.statx(AT_FDCWD, Buffer.from('/\0'), 0, STATX_BASIC_STATS, statBuf) === -1 &&
+    libcStatx(AT_FDCWD, Buffer.from('/\0'), 0, STATX_BASIC_STATS, statBuf) === -1 &&
     c.errno() === ENOSYS
   )
     return undefined;

@@ -27,7 +27,8 @@ export interface Libc {
   pread(fd: number, buf: Ptr, count: number, offset: number): number;
   write(fd: number, buf: Ptr, count: number): number;
   pwrite(fd: number, buf: Ptr, count: number, offset: number): number;
-  statx(dirfd: number, path: Ptr, flags: number, mask: number, out: Ptr): number;
+  /** Missing from musl before 1.2.5: the file calls are then node:fs's, inotify still libc's. */
+  statx?(dirfd: number, path: Ptr, flags: number, mask: number, out: Ptr): number;
   rename(from: Ptr, to: Ptr): number;
   unlink(path: Ptr): number;
   mkdir(path: Ptr, mode: number): number;
@@ -87,37 +88,38 @@ function load(): Libc | undefined {
   }
   // glibc's soname; musl's dlopen takes any `libc.*` name for itself. The installed executable
   // runs through its own loader, with this same libc already mapped: dlopen finds it there.
-  // A libc without one of these (statx: glibc < 2.28, musl < 1.2.5) is not used at all.
-  for (const name of ['libc.so.6', 'libc.so']) {
-    let s: Record<string, Fn>;
-    try {
-      s = ffi.dlopen(name, SYMBOLS).symbols;
-    } catch {
-      continue;
+  const withoutStatx = Object.fromEntries(Object.entries(SYMBOLS).filter(([k]) => k !== 'statx'));
+  for (const name of ['libc.so.6', 'libc.so'])
+    for (const symbols of [SYMBOLS, withoutStatx]) {
+      let s: Record<string, Fn>;
+      try {
+        s = ffi.dlopen(name, symbols).symbols;
+      } catch {
+        continue; // no such library, or a symbol missing
+      }
+      const errnoAt = s.__errno_location as Fn;
+      return {
+        open: s.open as Fn,
+        close: s.close as Fn,
+        read: s.read as Fn,
+        pread: s.pread as Fn,
+        write: s.write as Fn,
+        pwrite: s.pwrite as Fn,
+        statx: s.statx,
+        rename: s.rename as Fn,
+        unlink: s.unlink as Fn,
+        mkdir: s.mkdir as Fn,
+        chmod: s.chmod as Fn,
+        ftruncate: s.ftruncate as Fn,
+        readlink: s.readlink as Fn,
+        inotifyInit: s.inotify_init1 as Fn,
+        inotifyAddWatch: s.inotify_add_watch as Fn,
+        inotifyRmWatch: s.inotify_rm_watch as Fn,
+        socket: s.socket as Fn,
+        connect: s.connect as Fn,
+        errno: () => ffi.read.i32(errnoAt(), 0),
+      };
     }
-    const errnoAt = s.__errno_location as Fn;
-    return {
-      open: s.open as Fn,
-      close: s.close as Fn,
-      read: s.read as Fn,
-      pread: s.pread as Fn,
-      write: s.write as Fn,
-      pwrite: s.pwrite as Fn,
-      statx: s.statx as Fn,
-      rename: s.rename as Fn,
-      unlink: s.unlink as Fn,
-      mkdir: s.mkdir as Fn,
-      chmod: s.chmod as Fn,
-      ftruncate: s.ftruncate as Fn,
-      readlink: s.readlink as Fn,
-      inotifyInit: s.inotify_init1 as Fn,
-      inotifyAddWatch: s.inotify_add_watch as Fn,
-      inotifyRmWatch: s.inotify_rm_watch as Fn,
-      socket: s.socket as Fn,
-      connect: s.connect as Fn,
-      errno: () => ffi.read.i32(errnoAt(), 0),
-    };
-  }
   return undefined;
 }
 
