@@ -68,6 +68,9 @@ const SYMBOLS: Record<string, { args: string[]; returns: string }> = {
   __errno_location: { args: [], returns: 'ptr' },
 };
 
+const withoutStatx = (): typeof SYMBOLS =>
+  Object.fromEntries(Object.entries(SYMBOLS).filter(([k]) => k !== 'statx'));
+
 let loaded: Libc | null | undefined;
 
 export function libc(): Libc | undefined {
@@ -88,12 +91,12 @@ function load(): Libc | undefined {
   }
   // glibc's soname; musl's dlopen takes any `libc.*` name for itself. The installed executable
   // runs through its own loader, with this same libc already mapped: dlopen finds it there.
-  const withoutStatx = Object.fromEntries(Object.entries(SYMBOLS).filter(([k]) => k !== 'statx'));
+  // Then without statx. (Only built on that path: every allocation at start-up counts, see top.)
   for (const name of ['libc.so.6', 'libc.so'])
-    for (const symbols of [SYMBOLS, withoutStatx]) {
+    for (const all of [true, false]) {
       let s: Record<string, Fn>;
       try {
-        s = ffi.dlopen(name, symbols).symbols;
+        s = ffi.dlopen(name, all ? SYMBOLS : withoutStatx()).symbols;
       } catch {
         continue; // no such library, or a symbol missing
       }
