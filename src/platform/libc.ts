@@ -20,6 +20,7 @@ interface BunGlobal {
 
 /** Pointers are Buffers (a path: NUL-terminated); sizes and offsets fit in 32 and 53 bits. */
 type Ptr = Uint8Array | null;
+/** libc's own names: each is the C function of that name. */
 export interface Libc {
   open(path: Ptr, flags: number, mode: number): number;
   close(fd: number): number;
@@ -35,9 +36,9 @@ export interface Libc {
   chmod(path: Ptr, mode: number): number;
   ftruncate(fd: number, length: number): number;
   readlink(path: Ptr, buf: Ptr, size: number): number;
-  inotifyInit(flags: number): number;
-  inotifyAddWatch(fd: number, path: Ptr, mask: number): number;
-  inotifyRmWatch(fd: number, wd: number): number;
+  inotify_init1(flags: number): number;
+  inotify_add_watch(fd: number, path: Ptr, mask: number): number;
+  inotify_rm_watch(fd: number, wd: number): number;
   socket(domain: number, type: number, protocol: number): number;
   connect(fd: number, address: Ptr, length: number): number;
   /** errno after a call that returned -1. */
@@ -101,27 +102,7 @@ function load(): Libc | undefined {
         continue; // no such library, or a symbol missing
       }
       const errnoAt = s.__errno_location as Fn;
-      return {
-        open: s.open as Fn,
-        close: s.close as Fn,
-        read: s.read as Fn,
-        pread: s.pread as Fn,
-        write: s.write as Fn,
-        pwrite: s.pwrite as Fn,
-        statx: s.statx,
-        rename: s.rename as Fn,
-        unlink: s.unlink as Fn,
-        mkdir: s.mkdir as Fn,
-        chmod: s.chmod as Fn,
-        ftruncate: s.ftruncate as Fn,
-        readlink: s.readlink as Fn,
-        inotifyInit: s.inotify_init1 as Fn,
-        inotifyAddWatch: s.inotify_add_watch as Fn,
-        inotifyRmWatch: s.inotify_rm_watch as Fn,
-        socket: s.socket as Fn,
-        connect: s.connect as Fn,
-        errno: () => ffi.read.i32(errnoAt(), 0),
-      };
+      return { ...(s as unknown as Libc), errno: () => ffi.read.i32(errnoAt(), 0) };
     }
   return undefined;
 }

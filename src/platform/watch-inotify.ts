@@ -71,7 +71,7 @@ class Instance implements Inotify {
   watch(path: string, events: DirEvents): DirWatch {
     if (this.fd < 0) this.open();
     const fd = this.fd;
-    const wd = this.libc.inotifyAddWatch(fd, Buffer.from(`${path}\0`), MASK);
+    const wd = this.libc.inotify_add_watch(fd, Buffer.from(`${path}\0`), MASK);
     if (wd < 0) throw systemError(this.libc.errno(), 'watch', path);
     let subscribers = this.watches.get(wd);
     if (subscribers === undefined) this.watches.set(wd, (subscribers = new Set()));
@@ -83,13 +83,13 @@ class Instance implements Inotify {
         // Only the last subscriber of a live watch removes it (a dead one is gone already).
         if (!mine.delete(me) || mine.size > 0 || this.watches.get(wd) !== mine) return;
         this.watches.delete(wd);
-        if (this.fd === fd) this.libc.inotifyRmWatch(fd, wd);
+        if (this.fd === fd) this.libc.inotify_rm_watch(fd, wd);
       },
     };
   }
 
   private open(): void {
-    const fd = this.libc.inotifyInit(IN_NONBLOCK | IN_CLOEXEC);
+    const fd = this.libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) throw systemError(this.libc.errno(), 'watch', 'inotify_init1');
     this.fd = fd;
     const reader = this.bun.file(fd).stream().getReader();
