@@ -230,21 +230,27 @@ function libcFiles(c: Libc): Files | undefined {
       return buf.toString('utf8', 0, n);
     },
   };
+  const isDir = (path: string): boolean => {
+    try {
+      return files.statSync(path).isDirectory();
+    } catch {
+      return false; // a dangling symlink: mkdir's own EEXIST stands, as with Node
+    }
+  };
   /** mkdir -p: the parents first when missing; an existing folder is no error (Node's rule). */
   const mkdirs = (path: string): string | undefined => {
     const dir = path.length > 1 ? path.replace(/\/+$/, '') : path;
     const made = c.mkdir(cPath(dir), 0o777) === 0;
     if (made) return dir;
     const n = c.errno();
-    if (n === EEXIST && files.statSync(dir).isDirectory()) return undefined;
+    if (n === EEXIST && isDir(dir)) return undefined;
     const at = dir.lastIndexOf('/');
     if (n !== ENOENT || at <= 0) throw systemError(n, 'mkdir', path);
     const parent = dir.slice(0, at);
     const first = mkdirs(parent);
     if (c.mkdir(cPath(dir), 0o777) === -1) {
       const again = c.errno();
-      if (!(again === EEXIST && files.statSync(dir).isDirectory()))
-        throw systemError(again, 'mkdir', path);
+      if (!(again === EEXIST && isDir(dir))) throw systemError(again, 'mkdir', path);
     }
     return first ?? dir;
   };
