@@ -1,7 +1,8 @@
 // libc, called through Bun's FFI: what the executable uses instead of Node's file and inotify
-// modules, and to ask the kernel about a socket (unix-probe.ts). One dlopen for the process, on first use. Under Bun, `node:fs` alone costs every start
-// ~0.6 MiB and 21 JavaScriptCore heap blocks (past 64, the engine's warm-up thread keeps 0.5 MiB
-// more): a supervisor needs a dozen system calls, not that module (bench/ab.ts).
+// modules, and to ask the kernel about a socket (unix-probe.ts). One dlopen for the process, on
+// first use. Under Bun, `node:fs` alone costs every start ~0.6 MiB and 21 JavaScriptCore heap
+// blocks (past 64, the engine's warm-up thread keeps 0.5 MiB more for 10 s): a supervisor needs a
+// dozen system calls, not that module (bench/ab.ts).
 // Undefined under Node, or where libc can't be reached (callers then use Node's modules).
 
 /** The little of Bun's FFI used here (no Bun types in this project). */
