@@ -169,7 +169,9 @@ function cases(fs: Api, root: string): Record<string, unknown> {
     keep(fs.statSync(at('a/b/c'))),
   ]);
   run('mkdir -p over a file', () => fs.mkdirSync(at('readonly'), { recursive: true }));
-  run('mkdir -p over a symlink that cannot be followed', () => fs.mkdirSync(at('loop'), { recursive: true }));
+  run('mkdir -p over a symlink that cannot be followed', () =>
+    fs.mkdirSync(at('loop'), { recursive: true }),
+  );
   run('mkdir -p below a file', () => fs.mkdirSync(at('readonly/x/y'), { recursive: true }));
   run('chmod', () => {
     fs.chmodSync(at('readonly'), 0o600);
