@@ -91,12 +91,31 @@ function supervisors(): Supervisor[] {
     });
   else console.error(`${EXE} not built (npm run package -- linux-x64): not measured`);
   list.push({ id: 'C', label: 'C reference', argv: [REFERENCE], kind: 'reference', files: [] });
-  const tini = spawnSync('sh', ['-c', 'command -v tini']).stdout.toString().trim();
+  const tini = whichOrInstalled('tini');
   if (tini)
     list.push({ id: 'tini', label: 'tini', argv: [tini, '-s', '--'], kind: 'tini', files: [tini] });
-  else console.error('tini not found (apt-get install tini): no tini ratios');
+  else console.error('tini not found and not installable (apt-get install tini): no tini ratios');
   for (const s of list) s.files.push(PROBE, REFERENCE, '/bin/sh');
   return list;
+}
+
+/**
+ * A baseline's path: from PATH, or installed from Debian's packages when absent (as root with
+ * apt-get; the package list refreshed once), so that a fresh machine measures it too.
+ */
+function whichOrInstalled(command: string): string {
+  const which = (): string =>
+    spawnSync('sh', ['-c', `command -v ${command}`])
+      .stdout.toString()
+      .trim();
+  const found = which();
+  if (found !== '' || process.getuid?.() !== 0) return found;
+  const apt = (args: string[]): boolean =>
+    spawnSync('apt-get', args, { stdio: 'ignore', timeout: 300_000 }).status === 0;
+  const install = ['-q', '-y', '--no-install-recommends', 'install', command];
+  console.error(`${command} not found: apt-get install ${command}`);
+  if (!apt(install) && apt(['-q', 'update'])) apt(install);
+  return which();
 }
 
 async function forward(s: Supervisor): Promise<Figures> {
