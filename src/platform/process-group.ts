@@ -20,18 +20,17 @@ export function killGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
  */
 export function groupRuns(pgid: number): boolean {
   if (!killGroup(pgid, 0)) return false;
+  const fs = nodeFs();
   let pids: string[];
   try {
-    pids = nodeFs()
-      .readdirSync('/proc')
-      .filter((n) => /^\d+$/.test(n));
+    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
   } catch {
     return true; // no /proc: only kill(2) can tell, and it says there are members
   }
   for (const pid of pids) {
     let stat: string;
     try {
-      stat = nodeFs().readFileSync(`/proc/${pid}/stat`, 'latin1');
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     } catch {
       continue; // gone meanwhile
     }

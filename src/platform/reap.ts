@@ -48,9 +48,10 @@ async function sweep(
 /** The children of every thread of ours (a child belongs to the thread that forked it). */
 function childrenOfSelf(): number[] {
   const pids: number[] = [];
+  const fs = nodeFs();
   try {
-    for (const tid of nodeFs().readdirSync('/proc/self/task')) {
-      const list = nodeFs().readFileSync(`/proc/self/task/${tid}/children`, 'latin1');
+    for (const tid of fs.readdirSync('/proc/self/task')) {
+      const list = fs.readFileSync(`/proc/self/task/${tid}/children`, 'latin1');
       for (const pid of list.split(' ')) if (pid !== '' && pid !== '\n') pids.push(Number(pid));
     }
   } catch {
